@@ -28,11 +28,11 @@ var bom = []byte("\xef\xbb\xbf")
 // Doc is a parsed daemon.json. It keeps the bytes it was parsed from; edits
 // return new bytes and never modify the Doc.
 type Doc struct {
-	src   []byte        // the input as given, byte order mark included
-	body  int           // offset of the JSON text in src (3 after a BOM)
-	root  hujson.Value  // the parsed text; zero when empty
+	src   []byte         // the input as given, byte order mark included
+	body  int            // offset of the JSON text in src (3 after a BOM)
+	root  hujson.Value   // the parsed text; zero when empty
 	obj   *hujson.Object // root's object; nil when empty
-	empty bool          // empty or whitespace-only input
+	empty bool           // empty or whitespace-only input
 
 	// Warnings lists things that are legal but probably a mistake, such as
 	// an unrendered template expression inside a string value.
