@@ -8,3 +8,5 @@ require (
 	github.com/tailscale/hujson v0.0.0-20260727124030-b80ff77dac4f
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/gofrs/flock v0.13.2 // indirect

@@ -1,0 +1,91 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadSaveRoundTrip(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "state")}
+	st, err := s.Load()
+	if err != nil || st.DaemonJSON != nil {
+		t.Fatalf("empty Load = %+v, %v", st, err)
+	}
+	st.DaemonJSON = &DaemonJSON{Path: "/etc/docker/daemon.json", Prior: PriorAbsent, WrittenSHA256: SHA256([]byte("x"))}
+	if err := s.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load()
+	if err != nil || got.DaemonJSON == nil || got.DaemonJSON.Prior != PriorAbsent {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	for _, p := range []string{s.Dir, filepath.Join(s.Dir, fileName)} {
+		fi, _ := os.Stat(p)
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is readable by others: %v", p, fi.Mode())
+		}
+	}
+}
+
+func TestCorruptStateSaysWhatToDo(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	os.WriteFile(filepath.Join(s.Dir, fileName), []byte("{"), 0o600)
+	if _, err := s.Load(); err == nil || !strings.Contains(err.Error(), "move it aside") {
+		t.Errorf("Load of a corrupt state = %v", err)
+	}
+}
+
+func TestStateDirSymlinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "elsewhere"), 0o700)
+	os.Symlink("elsewhere", filepath.Join(dir, "state"))
+	if err := (Store{Dir: filepath.Join(dir, "state")}).Save(State{}); err == nil {
+		t.Error("Save through a symlinked state dir succeeded")
+	}
+}
+
+func TestBackupsAreBounded(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var last string
+	for i := range KeepBackups + 5 {
+		p, err := s.Backup("daemon.json", []byte{byte(i)}, now.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = p
+	}
+	m, _ := filepath.Glob(filepath.Join(s.Dir, "backups", "daemon.json.*"))
+	if len(m) != KeepBackups {
+		t.Errorf("%d backups kept, want %d", len(m), KeepBackups)
+	}
+	if b, _ := os.ReadFile(last); len(b) != 1 || b[0] != KeepBackups+4 {
+		t.Errorf("newest backup content = %v", b)
+	}
+}
+
+func TestLockTimesOutNamingHolder(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	unlock, err := Lock(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = Lock(ctx, p)
+	if !errors.Is(err, ErrLockTimeout) || !strings.Contains(err.Error(), "dlr process") {
+		t.Errorf("second Lock = %v; want a timeout naming the holder", err)
+	}
+	unlock()
+	u2, err := Lock(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	u2()
+}
