@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net/url"
+)
+
+// Info is the part of GET /info that dlr reads.
+type Info struct {
+	ID                 string `json:"ID"`
+	Name               string `json:"Name"` // the host name
+	ServerVersion      string `json:"ServerVersion"`
+	LiveRestoreEnabled bool   `json:"LiveRestoreEnabled"`
+	DockerRootDir      string `json:"DockerRootDir"`
+	Driver             string `json:"Driver"`        // storage driver, e.g. "overlay2"
+	LoggingDriver      string `json:"LoggingDriver"` // default log driver, e.g. "json-file"
+	CgroupDriver       string `json:"CgroupDriver"`  // "cgroupfs", "systemd" or "none"
+	CgroupVersion      string `json:"CgroupVersion"` // "1" or "2"; empty before API 1.41
+	Containers         int    `json:"Containers"`
+	ContainersRunning  int    `json:"ContainersRunning"`
+	Swarm              Swarm  `json:"Swarm"`
+}
+
+// Swarm is the daemon's swarm membership, from GET /info.
+type Swarm struct {
+	NodeID string `json:"NodeID"`
+	// LocalNodeState is "", "inactive", "pending", "active", "error" or
+	// "locked".
+	LocalNodeState   string `json:"LocalNodeState"`
+	ControlAvailable bool   `json:"ControlAvailable"` // this node is a manager
+	Error            string `json:"Error"`
+}
+
+// Container is one entry of GET /containers/json.
+type Container struct {
+	ID     string   `json:"Id"`
+	Names  []string `json:"Names"` // with a leading "/", e.g. "/web"
+	Image  string   `json:"Image"`
+	State  string   `json:"State"`  // "running", "paused", ...
+	Status string   `json:"Status"` // human-readable, e.g. "Up 3 hours"
+}
+
+// ContainerDetail is the part of GET /containers/{id}/json that dlr reads.
+type ContainerDetail struct {
+	ID         string         `json:"Id"`
+	Name       string         `json:"Name"` // with a leading "/"
+	State      ContainerState `json:"State"`
+	HostConfig HostConfig     `json:"HostConfig"`
+}
+
+// LogDriver returns the container's log driver, e.g. "json-file".
+func (d ContainerDetail) LogDriver() string { return d.HostConfig.LogConfig.Type }
+
+// ContainerState is a container's process state.
+type ContainerState struct {
+	Status  string `json:"Status"` // "running", "exited", ...
+	Running bool   `json:"Running"`
+	Paused  bool   `json:"Paused"`
+	Pid     int    `json:"Pid"` // 0 when not running
+}
+
+// HostConfig is the part of a container's host configuration dlr reads.
+type HostConfig struct {
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
+	LogConfig     LogConfig     `json:"LogConfig"`
+}
+
+// RestartPolicy is a container's restart policy.
+type RestartPolicy struct {
+	// Name is "", "no", "always", "unless-stopped" or "on-failure".
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// LogConfig is a container's log driver and its options.
+type LogConfig struct {
+	Type   string            `json:"Type"`
+	Config map[string]string `json:"Config"`
+}
+
+// Network is the part of GET /networks/{name} that dlr reads.
+type Network struct {
+	ID      string            `json:"Id"`
+	Name    string            `json:"Name"`
+	Driver  string            `json:"Driver"`
+	IPAM    IPAM              `json:"IPAM"`
+	Options map[string]string `json:"Options"` // e.g. "com.docker.network.bridge.name": "docker0"
+}
+
+// IPAM is a network's address management.
+type IPAM struct {
+	Driver string       `json:"Driver"`
+	Config []IPAMConfig `json:"Config"`
+}
+
+// IPAMConfig is one address pool of a network.
+type IPAMConfig struct {
+	Subnet  string `json:"Subnet"`  // e.g. "172.17.0.0/16"
+	IPRange string `json:"IPRange"` // empty when the whole subnet is used
+	Gateway string `json:"Gateway"` // e.g. "172.17.0.1"
+}
+
+// Ping checks that the daemon answers GET /_ping, and learns its API
+// version for later calls. See the package documentation about socket
+// activation before calling it.
+func (c *Client) Ping(ctx context.Context) error {
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	return c.ping(cl)
+}
+
+// Info returns the daemon's GET /info.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	var info Info
+	err := c.get(cl, "/info", true, &info)
+	return info, err
+}
+
+// Containers returns the running containers (GET /containers/json, which
+// lists running ones only), in the daemon's order (newest first).
+func (c *Client) Containers(ctx context.Context) ([]Container, error) {
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	var list []Container
+	if err := c.get(cl, "/containers/json", true, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// Inspect returns GET /containers/{id}/json for a container ID or name. An
+// unknown container is a *StatusError with StatusCode 404.
+func (c *Client) Inspect(ctx context.Context, id string) (ContainerDetail, error) {
+	if id == "" {
+		return ContainerDetail{}, errors.New("inspecting a container: empty container ID")
+	}
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	var d ContainerDetail
+	err := c.get(cl, "/containers/"+url.PathEscape(id)+"/json", true, &d)
+	return d, err
+}
+
+// Network returns GET /networks/{name} for a network name or ID, such as
+// "bridge". An unknown network is a *StatusError with StatusCode 404.
+func (c *Client) Network(ctx context.Context, name string) (Network, error) {
+	if name == "" {
+		return Network{}, errors.New("inspecting a network: empty network name")
+	}
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	var n Network
+	err := c.get(cl, "/networks/"+url.PathEscape(name), true, &n)
+	return n, err
+}
