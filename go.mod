@@ -9,4 +9,7 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/gofrs/flock v0.13.2 // indirect
+require (
+	github.com/gofrs/flock v0.13.2 // indirect
+	github.com/spf13/pflag v1.1.0 // indirect
+)

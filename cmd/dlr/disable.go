@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/docker-liverestore/dlr/atomicfile"
+	"github.com/docker-liverestore/dlr/daemonjson"
+	"github.com/docker-liverestore/dlr/state"
+	"github.com/docker-liverestore/dlr/sysctl"
+)
+
+// disable undoes what dlr did, from its state: live-restore goes back to
+// what it was before dlr first changed it, dlr's sysctl drop-in goes, the
+// previous fs.pipe-max-size comes back, and dockerd is reloaded and checked.
+// Live restore that was on before dlr stays on unless --force.
+func disable(ctx context.Context, h *host, o options, r *report) error {
+	if !o.dryRun && h.euid() != 0 {
+		return refused("dlr disable changes system files and needs root: run it with sudo (or use --dry-run to see what it would do)")
+	}
+	if !o.dryRun {
+		unlock, err := h.lock(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	st, err := state.Store{Dir: h.stateDir}.Load()
+	if err != nil {
+		return failed("%v", err)
+	}
+	config := o.config
+	if config == "" && st.DaemonJSON != nil {
+		config = st.DaemonJSON.Path // the file dlr changed
+	}
+	touch := !o.noReload
+	obs, err := h.observe(ctx, config, touch && !o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	if config != "" && o.config == "" {
+		obs.configSource = "dlr's state"
+	}
+	r.Config, r.ConfigSource = obs.config, obs.configSource
+	r.Warnings = append(r.Warnings, obs.warnings...)
+	if obs.chroot {
+		r.note("%s: writing files only, no daemon is touched", obs.chrootWhy)
+		touch = false
+	}
+	cfg, err := readConfig(obs.config)
+	if err != nil {
+		return err
+	}
+	lr := &liveRestoreReport{FileBefore: cfg.liveRestoreWord()}
+	lr.FileAfter = lr.FileBefore
+	r.LiveRestore = lr
+	if src, on, raw := flagLiveRestore(obs); src != "" && on {
+		lr.Flag = raw
+		return refused("live restore is enabled by a flag (--live-restore in %s), which dlr did not set and cannot turn off; remove the flag from dockerd's command line", src)
+	}
+
+	// What daemon.json should become.
+	rec := st.DaemonJSON
+	cur, has := cfg.doc.LiveRestore()
+	var newData []byte
+	remove, change := false, false
+	switch {
+	case rec == nil && !(has && cur):
+		r.note("dlr has not changed %s (live-restore: %s); nothing to undo there", obs.config, lr.FileBefore)
+	case rec == nil && !o.force:
+		r.note("live restore was turned on in %s by someone other than dlr; leaving it on (--force turns it off)", obs.config)
+	case rec == nil || (o.force && rec.Prior == state.PriorTrue):
+		newData, change, err = cfg.doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
+	case rec.Prior == state.PriorTrue:
+		r.note("live restore was already on before dlr; leaving it on (--force turns it off)")
+	case rec.Prior == state.PriorNoFile && cfg.exists && state.SHA256(cfg.data) == rec.WrittenSHA256:
+		remove, change = true, true // dlr created the file and nobody has touched it since
+	case rec.Prior == state.PriorFalse:
+		newData, change, err = cfg.doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
+	default: // absent, or a file dlr created that was edited since
+		newData, change = cfg.doc.Remove(daemonjson.LiveRestoreKey)
+	}
+	if err != nil {
+		return failed("%v", err)
+	}
+	if change {
+		lr.FileAfter = "false"
+		if remove {
+			lr.FileAfter = "no-file"
+		} else if _, still := mustParse(newData).LiveRestore(); !still {
+			lr.FileAfter = "absent"
+		}
+	}
+	wantDaemon := lr.FileAfter == "true"
+
+	var running uint64
+	if st.Sysctl != nil {
+		running, _ = sysctl.Running(h.procSys, sysctl.Key)
+	}
+	dropInOld, _ := os.ReadFile(sysctl.Dirs{Root: h.sysctlRoot}.DropInPath())
+	restoreValue := st.Sysctl != nil && st.Sysctl.Applied != 0 && running == st.Sysctl.Applied && st.Sysctl.PriorRunning < running
+
+	if o.dryRun {
+		if change {
+			r.diff(obs.config, unifiedDiff(obs.config, cfg.data, newData, cfg.exists, !remove))
+			r.action("%s %s (live-restore: %s -> %s)", map[bool]string{true: "remove", false: "write"}[remove], obs.config, lr.FileBefore, lr.FileAfter)
+		}
+		if st.Sysctl != nil && dropInOld != nil {
+			p := sysctl.Dirs{Root: h.sysctlRoot}.DropInPath()
+			r.diff(p, unifiedDiff(p, dropInOld, nil, true, false))
+			r.action("remove %s", p)
+		}
+		if restoreValue {
+			r.action("set fs.pipe-max-size back to %d", st.Sysctl.PriorRunning)
+		}
+		if change && touch && obs.active {
+			r.action("reload %s over D-Bus (not restart) and wait until dockerd reports live restore %s", obs.svcName, onOff(wantDaemon))
+		}
+		return nil
+	}
+
+	tx := newTxn(h, obs, cfg, st, r, "disable")
+	if st.Sysctl != nil {
+		if dropInOld != nil {
+			p := sysctl.Dirs{Root: h.sysctlRoot}.DropInPath()
+			if err := atomicfile.Remove(p); err != nil {
+				return tx.undo(ctx, err)
+			}
+			tx.dropInWritten, tx.dropInOld, tx.changed = true, dropInOld, true
+			r.action("removed %s", p)
+		}
+		if restoreValue && tx.live(o.noReload) {
+			if err := sysctl.Apply(h.procSys, sysctl.Key, st.Sysctl.PriorRunning); err != nil {
+				return tx.undo(ctx, err)
+			}
+			tx.applied, tx.appliedOld, tx.changed = true, running, true
+			r.action("set fs.pipe-max-size back to %d (was %d)", st.Sysctl.PriorRunning, running)
+		}
+		tx.st.Sysctl = nil
+	}
+	if change {
+		if err := tx.writeConfig(newData, remove); err != nil {
+			return tx.undo(ctx, err)
+		}
+	}
+	if change || rec != nil {
+		tx.st.DaemonJSON = nil
+		tx.changed = true
+	}
+	switch {
+	case !change:
+	case !touch:
+		if o.noReload {
+			r.note("--no-reload: no daemon was touched; the change applies when dockerd next (re)loads its configuration")
+		}
+	case !obs.active:
+		r.note("dockerd is not running; the change applies when it starts")
+	default:
+		if err := tx.reloadVerify(ctx, wantDaemon); err != nil {
+			return tx.undo(ctx, err)
+		}
+		lr.Daemon = boolWord(wantDaemon)
+	}
+	if err := tx.commit(); err != nil {
+		return failed("%v", err)
+	}
+	r.Changed = tx.configWritten || tx.dropInWritten || tx.applied
+	return nil
+}
+
+func mustParse(b []byte) *daemonjson.Doc {
+	d, err := daemonjson.Parse(b)
+	if err != nil {
+		panic("dlr: an edit produced an unparseable file: " + err.Error())
+	}
+	return d
+}
+
+func boolWord(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker-liverestore/dlr/daemonjson"
+	"github.com/docker-liverestore/dlr/unit"
+)
+
+// fakeDaemon plays systemd and dockerd for the command tests: a reload makes
+// it re-read daemon.json the way dockerd does (a file it cannot parse, or
+// with an unknown key, leaves the old setting, as dockerd's reload does).
+type fakeDaemon struct {
+	mu          sync.Mutex
+	config      string
+	svc         unit.Unit
+	liveRestore bool
+	swarm       string
+	reloads     int
+	rejectAll   bool // dockerd ignores every reload
+	reloadErr   error
+	infoErr     error
+	infoCalls   int
+}
+
+func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if name != dockerService || f.svc.LoadState == "" {
+		return unit.Unit{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
+	}
+	return f.svc, nil
+}
+
+func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reloads++
+	if f.reloadErr != nil {
+		return f.reloadErr
+	}
+	if f.rejectAll {
+		return nil
+	}
+	b, err := os.ReadFile(f.config)
+	if errors.Is(err, os.ErrNotExist) {
+		f.liveRestore = false
+		return nil
+	}
+	d, err := daemonjson.Parse(b)
+	if err != nil {
+		return nil
+	}
+	for _, k := range d.Keys() {
+		if k == "bogus-key" {
+			return nil
+		}
+	}
+	f.liveRestore, _ = d.LiveRestore()
+	return nil
+}
+
+func (f *fakeDaemon) Close() error { return nil }
+
+func (f *fakeDaemon) Info(ctx context.Context) (daemonInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.infoCalls++
+	if f.infoErr != nil {
+		return daemonInfo{}, f.infoErr
+	}
+	return daemonInfo{LiveRestore: f.liveRestore, Version: "26.1.5", SwarmState: f.swarm}, nil
+}
+
+// testEnv is a host laid out under a temporary directory.
+type testEnv struct {
+	t      *testing.T
+	dir    string
+	h      *host
+	d      *fakeDaemon
+	config string
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	e := &testEnv{t: t, dir: dir, config: filepath.Join(dir, "etc/docker/daemon.json")}
+	for _, d := range []string{"etc/docker", "etc/sysctl.d", "proc/sys/fs", "proc/1", "run/systemd/system", "run/lock", "var/lib"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.Symlink("/", filepath.Join(dir, "proc/1/root"))
+	os.WriteFile(filepath.Join(dir, "proc/sys/fs/pipe-max-size"), []byte("1048576\n"), 0o644)
+	e.d = &fakeDaemon{config: e.config, svc: unit.Unit{Name: dockerService, LoadState: "loaded",
+		ActiveState: "active", SubState: "running", MainPID: 4242, KillMode: "process",
+		ExecStart: [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "$DOCKER_OPTS"}}}}
+	h := newHost()
+	h.defaultConfig = e.config
+	h.snapConfig = filepath.Join(dir, "snap/daemon.json")
+	h.stateDir = filepath.Join(dir, "var/lib/docker-liverestore")
+	h.lockPath = filepath.Join(dir, "run/lock/dlr.lock")
+	h.sysctlRoot = dir
+	h.procSys = filepath.Join(dir, "proc/sys")
+	h.proc = filepath.Join(dir, "proc")
+	h.runSystemd = filepath.Join(dir, "run/systemd/system")
+	h.pidFile = filepath.Join(dir, "run/docker.pid")
+	h.root = dir
+	h.euid = func() int { return 0 }
+	h.dialSystemd = func(context.Context) (systemdAPI, error) { return e.d, nil }
+	h.docker = func(string) dockerAPI { return e.d }
+	h.journal = func(context.Context, string, time.Time) []string { return []string{"reload rejected by fake"} }
+	h.signal = func(int, syscall.Signal) error { return errors.New("no signals in tests") }
+	h.verifyTimeout = 500 * time.Millisecond
+	h.lockTimeout = 500 * time.Millisecond
+	e.h = h
+	return e
+}
+
+func (e *testEnv) run(args ...string) (code int, stdout, stderr string) {
+	var o, w bytes.Buffer
+	code = run(context.Background(), args, &o, &w, e.h)
+	return code, o.String(), w.String()
+}
+
+func (e *testEnv) write(rel, content string) {
+	p := filepath.Join(e.dir, rel)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *testEnv) read(rel string) string {
+	b, err := os.ReadFile(filepath.Join(e.dir, rel))
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(b)
+}
+
+func (e *testEnv) exists(rel string) bool {
+	_, err := os.Lstat(filepath.Join(e.dir, rel))
+	return err == nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/state"
+	"github.com/docker-liverestore/dlr/sysctl"
+	"github.com/docker-liverestore/dlr/unit"
+)
+
+// systemdAPI is what dlr asks of systemd; *unit.Conn implements it.
+type systemdAPI interface {
+	Unit(ctx context.Context, name string) (unit.Unit, error)
+	Reload(ctx context.Context, name string) error
+	Close() error
+}
+
+// daemonInfo is what dlr reads from the Engine API's /info.
+type daemonInfo struct {
+	LiveRestore bool
+	Version     string
+	SwarmState  string // "", "inactive", "pending", "active", "error", "locked"
+	SwarmError  string
+	RootDir     string
+	Running     int
+}
+
+// dockerAPI is what dlr asks of dockerd. Never call it before checking that
+// docker.service is active: a connection to docker.socket starts dockerd.
+type dockerAPI interface {
+	Info(ctx context.Context) (daemonInfo, error)
+}
+
+// host holds every path and every connection to the outside that dlr uses,
+// so that tests can run the real commands against a temporary directory and
+// fakes. newHost gives the real ones.
+type host struct {
+	defaultConfig string // daemon.json when nothing else names one
+	snapConfig    string
+	stateDir      string
+	lockPath      string
+	sysctlRoot    string // sysctl.d directories are looked up under it
+	procSys       string // /proc/sys
+	proc          string // /proc
+	runSystemd    string // /run/systemd/system: exists when systemd is PID 1
+	dockerSocket  string // "" = from dockerd's -H flags, else /run/docker.sock
+	pidFile       string // dockerd's pid file without systemd
+	dataRoot      string // "" = from daemon.json, flags, or /var/lib/docker
+	root          string // prefix for files read from the unit (env files)
+
+	euid        func() int
+	dialSystemd func(ctx context.Context) (systemdAPI, error)
+	docker      func(socket string) dockerAPI
+	journal     func(ctx context.Context, unit string, since time.Time) []string
+	signal      func(pid int, sig syscall.Signal) error
+	now         func() time.Time
+
+	// Timeouts, all chosen here.
+	callTimeout   time.Duration // one D-Bus or Engine API call
+	reloadTimeout time.Duration // a reload job
+	verifyTimeout time.Duration // until /info shows the change
+	lockTimeout   time.Duration // waiting for another dlr run
+}
+
+func newHost() *host {
+	return &host{
+		defaultConfig: defaultConfig,
+		snapConfig:    snapConfig,
+		stateDir:      state.DefaultDir,
+		lockPath:      state.DefaultLockPath,
+		sysctlRoot:    "/",
+		procSys:       sysctl.DefaultProcSys,
+		proc:          "/proc",
+		runSystemd:    "/run/systemd/system",
+		pidFile:       defaultPidFile,
+		root:          "/",
+		euid:          os.Geteuid,
+		dialSystemd: func(ctx context.Context) (systemdAPI, error) {
+			c, err := unit.Dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		docker:  func(socket string) dockerAPI { return engineAdapter{engine.New(socket)} },
+		journal: readJournal,
+		signal:  func(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) },
+		now:     time.Now,
+
+		callTimeout:   5 * time.Second,
+		reloadTimeout: 30 * time.Second,
+		verifyTimeout: 20 * time.Second,
+		lockTimeout:   60 * time.Second,
+	}
+}
+
+type engineAdapter struct{ c *engine.Client }
+
+func (a engineAdapter) Info(ctx context.Context) (daemonInfo, error) {
+	i, err := a.c.Info(ctx)
+	if err != nil {
+		return daemonInfo{}, err
+	}
+	return daemonInfo{
+		LiveRestore: i.LiveRestoreEnabled,
+		Version:     i.ServerVersion,
+		SwarmState:  i.Swarm.LocalNodeState,
+		SwarmError:  i.Swarm.Error,
+		RootDir:     i.DockerRootDir,
+		Running:     i.ContainersRunning,
+	}, nil
+}
+
+// readJournal returns the unit's log lines since a time that speak of a
+// reload or an error: where dockerd says why it rejected a configuration. It
+// runs journalctl with fixed arguments (nothing interpolated into a shell)
+// and returns nothing if journalctl is missing or fails.
+func readJournal(ctx context.Context, unitName string, since time.Time) []string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "journalctl", "--no-pager", "-q", "-o", "cat",
+		"-u", unitName, "--since", "@"+strconv.FormatInt(since.Unix()-1, 10)).Output()
+	if err != nil && len(out) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		ll := strings.ToLower(l)
+		if strings.Contains(ll, "reload") || strings.Contains(ll, "error") || strings.Contains(ll, "fail") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return lines
+}
+
+// inChroot reports whether dlr runs with a root directory other than PID 1's
+// (a chroot, as in package installs into an image being built), and why it
+// thinks so. When /proc/1/root cannot be read it says so and assumes a
+// chroot: touching a daemon from the wrong root is worse than not touching it.
+func (h *host) inChroot() (bool, string) {
+	a, err := os.Stat(h.proc + "/1/root/")
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) && h.euid() != 0 {
+			return false, ""
+		}
+		return true, "cannot read " + h.proc + "/1/root (" + errText(err) + "); assuming a chroot"
+	}
+	b, err := os.Stat("/")
+	if err != nil {
+		return true, "cannot stat /"
+	}
+	if !os.SameFile(a, b) {
+		return true, "running in a chroot (our / is not PID 1's)"
+	}
+	return false, ""
+}
+
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker-liverestore/dlr/atomicfile"
+	"github.com/docker-liverestore/dlr/state"
+	"github.com/docker-liverestore/dlr/sysctl"
+)
+
+// txn carries out a change and remembers how to undo it: every file it
+// writes, the sysctl value it applies, and whether it reloaded the daemon.
+// undo puts all of it back; commit clears the pending mark in the state.
+type txn struct {
+	h   *host
+	obs *observed
+	cfg *configFile
+	st  state.State
+	r   *report
+	op  string
+
+	prior   state.State // the state as loaded, restored by undo
+	changed bool
+
+	configWritten bool
+	dropInWritten bool
+	dropInOld     []byte // nil: there was no drop-in
+	applied       bool
+	appliedOld    uint64
+	reloaded      bool
+}
+
+func newTxn(h *host, obs *observed, cfg *configFile, st state.State, r *report, op string) *txn {
+	return &txn{h: h, obs: obs, cfg: cfg, st: st, prior: st, r: r, op: op}
+}
+
+// live reports whether the txn may touch the running system (/proc/sys, the
+// daemon): not in a chroot and not with --no-reload.
+func (t *txn) live(noReload bool) bool { return !t.obs.chroot && !noReload }
+
+// applySysctl writes or removes the drop-in as planned and, if live, raises
+// the running value.
+func (t *txn) applySysctl(p *sysctlPlan, live bool) error {
+	if p.dec.Conflict {
+		t.r.warn("fs.pipe-max-size: %s; dlr leaves it alone", p.dec.Reason)
+		return nil
+	}
+	switch p.dec.DropIn {
+	case sysctl.DropInWrite:
+		data := sysctl.Render(p.dec.Want)
+		if !bytes.Equal(data, p.current) {
+			if err := os.MkdirAll(filepath.Dir(p.dropIn), 0o755); err != nil {
+				return err
+			}
+			t.dropInOld = p.current
+			if _, err := atomicfile.Replace(p.dropIn, data, atomicfile.Options{Mode: 0o644}); err != nil {
+				return fmt.Errorf("writing %s: %w", p.dropIn, err)
+			}
+			t.dropInWritten, t.changed = true, true
+			t.r.action("wrote %s (fs.pipe-max-size = %d)", p.dropIn, p.dec.Want)
+		}
+	case sysctl.DropInRemove:
+		t.dropInOld = p.current
+		if err := atomicfile.Remove(p.dropIn); err != nil {
+			return fmt.Errorf("removing %s: %w", p.dropIn, err)
+		}
+		t.dropInWritten, t.changed = true, true
+		t.r.action("removed %s: %s", p.dropIn, p.dec.Reason)
+	default:
+		t.r.note("fs.pipe-max-size: %s", p.dec.Reason)
+	}
+	if p.dec.Apply && live {
+		if err := sysctl.Apply(t.h.procSys, sysctl.Key, p.dec.ApplyValue); err != nil {
+			return fmt.Errorf("setting fs.pipe-max-size: %w", err)
+		}
+		t.applied, t.appliedOld, t.changed = true, p.running, true
+		t.r.action("set fs.pipe-max-size to %d (was %d)", p.dec.ApplyValue, p.running)
+	}
+	if (t.dropInWritten || t.applied) && t.st.Sysctl == nil {
+		t.st.Sysctl = &state.Sysctl{DropIn: p.dropIn, PriorRunning: p.running}
+	}
+	if t.applied {
+		t.st.Sysctl.Applied = p.dec.ApplyValue
+	}
+	return nil
+}
+
+// writeConfig replaces daemon.json with data (or removes it), after saving a
+// backup of the old bytes and marking the operation pending in the state, so
+// that an interruption between the write and the reload is noticed.
+func (t *txn) writeConfig(data []byte, remove bool) error {
+	store := state.Store{Dir: t.h.stateDir}
+	now := t.h.now()
+	backup := ""
+	if t.cfg.exists {
+		var err error
+		if backup, err = store.Backup("daemon.json", t.cfg.data, now); err != nil {
+			return err
+		}
+	}
+	if t.st.DaemonJSON != nil {
+		t.st.DaemonJSON.WrittenSHA256 = state.SHA256(data)
+		t.st.DaemonJSON.Backup = backup
+		t.st.DaemonJSON.Changed = now
+	}
+	t.st.Pending = &state.Pending{Op: t.op, Path: t.obs.config, BeforeSHA: state.SHA256(t.cfg.data),
+		AfterSHA: state.SHA256(data), Started: now, Step: "write", PID: os.Getpid()}
+	if err := store.Save(t.st); err != nil {
+		return fmt.Errorf("saving dlr's state: %w", err)
+	}
+	if err := writeConfig(t.obs.config, data, remove); err != nil {
+		return fmt.Errorf("writing %s: %w", t.obs.config, err)
+	}
+	t.configWritten, t.changed = true, true
+	verb := "wrote"
+	if remove {
+		verb = "removed"
+	}
+	if backup != "" {
+		t.r.action("%s %s (previous version saved as %s)", verb, t.obs.config, backup)
+	} else {
+		t.r.action("%s %s", verb, t.obs.config)
+	}
+	t.st.Pending.Step = "reload"
+	return store.Save(t.st)
+}
+
+// reloadVerify asks systemd to reload the Docker unit (SIGHUP to dockerd's
+// PID without systemd), then polls /info until dockerd reports live restore
+// as want. A reload job that is "done" only means the signal was sent;
+// only /info says whether dockerd accepted the file.
+func (t *txn) reloadVerify(ctx context.Context, want bool) error {
+	h, obs := t.h, t.obs
+	since := h.now()
+	if err := t.reload(ctx); err != nil {
+		return err
+	}
+	t.r.action("reloaded %s (dockerd re-read its configuration; nothing was restarted)", obs.svcName)
+	vctx, cancel := context.WithTimeout(ctx, h.verifyTimeout)
+	defer cancel()
+	var last error
+	for {
+		i, err := h.info(vctx, obs)
+		if err == nil && i.LiveRestore == want {
+			t.r.action("verified: dockerd reports live restore %s", onOff(want))
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-vctx.Done():
+			msg := fmt.Sprintf("dockerd did not report live restore %s within %s after the reload", onOff(want), h.verifyTimeout)
+			if lines := h.journal(context.WithoutCancel(ctx), obs.svcName, since); len(lines) > 0 {
+				msg += "; its log says: " + strings.Join(lines, " | ")
+			} else if last != nil {
+				msg += "; last error: " + last.Error()
+			}
+			return errors.New(msg)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (t *txn) reload(ctx context.Context) error {
+	h, obs := t.h, t.obs
+	t.reloaded = true
+	if obs.systemd && obs.sd != nil {
+		rctx, cancel := context.WithTimeout(ctx, h.reloadTimeout)
+		defer cancel()
+		if err := obs.sd.Reload(rctx, obs.svcName); err != nil {
+			return fmt.Errorf("reloading %s: %w", obs.svcName, err)
+		}
+		return nil
+	}
+	if obs.pid > 0 {
+		if err := h.signal(obs.pid, syscall.SIGHUP); err != nil {
+			return fmt.Errorf("sending SIGHUP to dockerd (PID %d): %w", obs.pid, err)
+		}
+		return nil
+	}
+	return errors.New("no way to reload dockerd: neither systemd nor a pid file")
+}
+
+// undo puts back everything the txn changed, reloads again if it had
+// reloaded, and returns cause wrapped with what was put back. It runs even if
+// ctx was cancelled (an interrupt must not leave a half-done change).
+func (t *txn) undo(ctx context.Context, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	var put, problems []string
+	if t.configWritten {
+		if err := writeConfig(t.obs.config, t.cfg.data, !t.cfg.exists); err != nil {
+			problems = append(problems, fmt.Sprintf("restoring %s: %v (the previous version is in %s)", t.obs.config, err, filepath.Join(t.h.stateDir, "backups")))
+		} else {
+			put = append(put, t.obs.config)
+		}
+	}
+	if t.dropInWritten {
+		var err error
+		if t.dropInOld == nil {
+			err = atomicfile.Remove(filepath.Join(t.h.sysctlRoot, "etc/sysctl.d", sysctl.DropInName))
+		} else {
+			_, err = atomicfile.Replace(sysctl.Dirs{Root: t.h.sysctlRoot}.DropInPath(), t.dropInOld, atomicfile.Options{Mode: 0o644})
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("restoring the sysctl drop-in: %v", err))
+		} else {
+			put = append(put, sysctl.Dirs{Root: t.h.sysctlRoot}.DropInPath())
+		}
+	}
+	if t.applied {
+		if err := sysctl.Apply(t.h.procSys, sysctl.Key, t.appliedOld); err != nil {
+			problems = append(problems, fmt.Sprintf("restoring fs.pipe-max-size %d: %v", t.appliedOld, err))
+		} else {
+			put = append(put, fmt.Sprintf("fs.pipe-max-size=%d", t.appliedOld))
+		}
+	}
+	if t.reloaded && t.configWritten {
+		if err := t.reload(ctx); err != nil {
+			problems = append(problems, fmt.Sprintf("reloading again after restoring: %v", err))
+		} else {
+			put = append(put, "reloaded "+t.obs.svcName+" with the restored file")
+		}
+	}
+	if err := (state.Store{Dir: t.h.stateDir}).Save(t.prior); err != nil {
+		problems = append(problems, fmt.Sprintf("restoring dlr's state: %v", err))
+	}
+	msg := cause.Error()
+	if len(put) > 0 {
+		msg += ". Put back: " + strings.Join(put, "; ")
+	}
+	if len(problems) > 0 {
+		msg += ". COULD NOT put back: " + strings.Join(problems, "; ")
+	}
+	if t.reloaded {
+		msg += ". dockerd was reloaded, never restarted; containers were not touched"
+	}
+	code, kind := codeOf(cause)
+	if code == exitOK || code == exitUsage {
+		code, kind = exitFailed, "failed"
+	}
+	t.changed = false
+	return &exitError{code, kind, errors.New(msg)}
+}
+
+// commit ends the operation: it clears the pending mark and saves the state
+// if anything was changed (or an earlier run's pending mark is to be
+// cleared). A run that changes nothing writes nothing.
+func (t *txn) commit() error {
+	if !t.changed && t.prior.Pending == nil {
+		return nil
+	}
+	t.st.Pending = nil
+	return state.Store{Dir: t.h.stateDir}.Save(t.st)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "enabled"
+	}
+	return "disabled"
+}
