@@ -1,0 +1,74 @@
+package rig
+
+import (
+	"strings"
+	"testing"
+)
+
+// These tests cover the pure helpers; booting guests is tested by the
+// e2e-tagged tests of package e2e.
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		`/tmp/plain`:         `/tmp/plain`,
+		`/tmp/a\040b`:        `/tmp/a b`,
+		`/tmp/tab\011x\134y`: "/tmp/tab\tx\\y",
+		`/tmp/short\04`:      `/tmp/short\04`,
+		`/tmp/notoct\09x`:    `/tmp/notoct\09x`,
+	} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIncludeListAndStamp(t *testing.T) {
+	b, err := includeList("bookworm")
+	if err != nil || b != "systemd,systemd-sysv,dbus,docker.io,iproute2,procps" {
+		t.Errorf("bookworm: %q, %v", b, err)
+	}
+	x, err := includeList("trixie")
+	if err != nil || x != b+",docker-cli" {
+		t.Errorf("trixie: %q, %v", x, err)
+	}
+	if _, err := includeList("sid"); err == nil {
+		t.Error("sid accepted")
+	}
+	// The stamp changes with the package list, so that a changed list
+	// rebuilds the cache.
+	if string(stampFor("bookworm", b)) == string(stampFor("bookworm", b+",curl")) {
+		t.Error("stamp does not depend on the package list")
+	}
+	if !strings.Contains(string(stampFor("trixie", x)), "include="+x+"\n") {
+		t.Errorf("stamp %q lacks the package list", stampFor("trixie", x))
+	}
+}
+
+func TestPathStaysInRoot(t *testing.T) {
+	g := &Guest{root: "/tmp/dlr-rig-1/merged"}
+	for in, want := range map[string]string{
+		"/etc/docker/daemon.json": "/tmp/dlr-rig-1/merged/etc/docker/daemon.json",
+		"etc/hostname":            "/tmp/dlr-rig-1/merged/etc/hostname",
+		"/../../etc/passwd":       "/tmp/dlr-rig-1/merged/etc/passwd",
+		"/":                       "/tmp/dlr-rig-1/merged",
+	} {
+		if got := g.Path(in); got != want {
+			t.Errorf("Path(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTail(t *testing.T) {
+	if got := tail("a\nb\nc\n", 2); got != "b\nc" {
+		t.Errorf("tail = %q", got)
+	}
+	if got := tail("a", 5); got != "a" {
+		t.Errorf("tail = %q", got)
+	}
+}
+
+func TestQuoteArgs(t *testing.T) {
+	if got := quoteArgs([]string{"sh", "-c", "exit 3", ""}); got != `sh -c "exit 3" ""` {
+		t.Errorf("quoteArgs = %s", got)
+	}
+}

@@ -1,0 +1,278 @@
+package rig
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultCacheDir is where root filesystems are cached unless $DLR_RIG_CACHE
+// names another directory.
+const DefaultCacheDir = "/var/cache/dlr-rig"
+
+// stampVersion changes whenever the way a rootfs is built changes in a way
+// the package list does not show, so that old caches are rebuilt.
+const stampVersion = "dlr-rig rootfs v1"
+
+// basePackages are included in every rootfs.
+var basePackages = []string{"systemd", "systemd-sysv", "dbus", "docker.io", "iproute2", "procps"}
+
+// suitePackages are the extra packages of each supported suite: trixie's
+// docker.io no longer contains the docker client.
+var suitePackages = map[string][]string{
+	"bookworm": nil,
+	"trixie":   {"docker-cli"},
+}
+
+// Suites lists the Debian suites [Rootfs] and [Boot] accept.
+func Suites() []string { return []string{"bookworm", "trixie"} }
+
+// cacheDir returns $DLR_RIG_CACHE made absolute, or DefaultCacheDir if it
+// is unset.
+func cacheDir() (string, error) {
+	d := os.Getenv("DLR_RIG_CACHE")
+	if d == "" {
+		return DefaultCacheDir, nil
+	}
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return "", fmt.Errorf("rig: DLR_RIG_CACHE: %w", err)
+	}
+	return abs, nil
+}
+
+// includeList returns the comma-separated --include list for suite, or an
+// error if the suite is not supported.
+func includeList(suite string) (string, error) {
+	extra, ok := suitePackages[suite]
+	if !ok {
+		return "", fmt.Errorf("rig: unsupported suite %q (want one of %s)", suite, strings.Join(Suites(), ", "))
+	}
+	return strings.Join(append(append([]string{}, basePackages...), extra...), ","), nil
+}
+
+// stampFor returns the exact content of a valid stamp for suite.
+func stampFor(suite, include string) []byte {
+	return fmt.Appendf(nil, "%s\nsuite=%s\nvariant=minbase\ninclude=%s\n", stampVersion, suite, include)
+}
+
+// Rootfs returns the directory of the cached Debian root filesystem for
+// suite ("bookworm" or "trixie"), building it first with
+//
+//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps[,docker-cli] SUITE DIR
+//
+// if the cache has no valid stamp. The directory is <cache>/<suite>, where
+// <cache> is $DLR_RIG_CACHE or DefaultCacheDir; its top directory is mode
+// 0755 (dbus-daemon, running as messagebus, must be able to traverse it).
+// Callers must not write into it: use [Boot] for a writable view.
+//
+// A build goes to <cache>/<suite>.building and is renamed into place before
+// the stamp is written, so an interrupted or failed build leaves no stamp
+// and is redone by the next call; the old rootfs, if any, is only removed
+// once the new one is complete. Concurrent callers, in this or other
+// processes, wait for one another on a flock. The build's log is kept in
+// <cache>/<suite>.build.log. Missing host tools are installed with apt-get.
+func Rootfs(ctx context.Context, suite string) (dir string, err error) {
+	dir, release, err := acquireRootfs(ctx, suite)
+	if err != nil {
+		return "", err
+	}
+	release()
+	return dir, nil
+}
+
+// acquireRootfs is [Rootfs], returning with a shared lock on the cache entry
+// held until release is called: no rebuild can start while it is held.
+func acquireRootfs(ctx context.Context, suite string) (dir string, release func(), err error) {
+	include, err := includeList(suite)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := ensureTools(ctx); err != nil {
+		return "", nil, err
+	}
+	cache, err := cacheDir()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", nil, fmt.Errorf("rig: creating cache: %w", err)
+	}
+	dir = filepath.Join(cache, suite)
+	stampPath := dir + ".stamp"
+	want := stampFor(suite, include)
+
+	lock, err := os.OpenFile(dir+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", nil, fmt.Errorf("rig: opening lock: %w", err)
+	}
+	release = func() { lock.Close() } // closing the file drops the flock
+	valid := func() bool {
+		got, err := os.ReadFile(stampPath)
+		return err == nil && bytes.Equal(got, want)
+	}
+
+	if err := flock(ctx, lock, syscall.LOCK_SH); err != nil {
+		release()
+		return "", nil, err
+	}
+	if valid() {
+		return dir, release, nil
+	}
+
+	// Rebuild under an exclusive lock: this waits until every other builder
+	// and every running guest of this suite has let go.
+	if err := flock(ctx, lock, syscall.LOCK_UN); err != nil {
+		release()
+		return "", nil, err
+	}
+	if err := flock(ctx, lock, syscall.LOCK_EX); err != nil {
+		release()
+		return "", nil, err
+	}
+	if !valid() { // someone else may have built it while we waited
+		if err := build(ctx, suite, include, dir, stampPath, want); err != nil {
+			release()
+			return "", nil, err
+		}
+	}
+	if err := flock(ctx, lock, syscall.LOCK_SH); err != nil {
+		release()
+		return "", nil, err
+	}
+	return dir, release, nil
+}
+
+// build runs debootstrap for suite into dir+".building", moves the result to
+// dir and writes the stamp. The caller holds the exclusive lock.
+func build(ctx context.Context, suite, include, dir, stampPath string, stamp []byte) error {
+	// Without the stamp, a build interrupted from here on is redone.
+	if err := os.Remove(stampPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("rig: %w", err)
+	}
+	tmp := dir + ".building"
+	if err := removeTree(tmp); err != nil {
+		return fmt.Errorf("rig: removing an earlier partial build: %w", err)
+	}
+
+	logPath := dir + ".build.log"
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	defer logf.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	args := []string{"--variant=minbase", "--include=" + include, suite, tmp}
+	// debootstrap runs as PID 1 of its own PID and mount namespaces, so
+	// that when it dies (timeout, or the test binary killed: unshare has a
+	// parent-death signal and passes it on) the kernel kills dpkg, wget and
+	// the rest, and the /proc and /sys it mounts in the target go away.
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--pid", "--fork", "--mount-proc",
+		"--kill-child=SIGKILL", "debootstrap"}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	start := time.Now()
+	runErr := runLocked(cmd)
+	if runErr != nil {
+		logText, _ := os.ReadFile(logPath)
+		cleanupErr := removeTree(tmp)
+		return fmt.Errorf("rig: debootstrap %s (log: %s): %w\n%s\n(removing partial build: %v)",
+			strings.Join(args, " "), logPath, runErr, tail(string(logText), 25), cleanupErr)
+	}
+	fmt.Fprintf(logf, "rig: debootstrap took %s\n", time.Since(start).Round(time.Second))
+
+	// debootstrap creates its target with the caller's umask; the top dir
+	// must be 0755 or dbus-daemon cannot reach anything in the guest.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	if err := removeTree(dir); err != nil {
+		return fmt.Errorf("rig: removing the outdated rootfs: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	return writeFileAtomic(stampPath, stamp, 0o644)
+}
+
+// flock applies how (LOCK_SH, LOCK_EX or LOCK_UN) to f, polling without
+// blocking so that ctx can end the wait.
+func flock(ctx context.Context, f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			return fmt.Errorf("rig: flock %s: %w", f.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rig: waiting for lock %s: %w", f.Name(), ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// writeFileAtomic replaces path with data: it writes a temporary file in
+// the same directory, fsyncs it, renames it over path and fsyncs the
+// directory, so that a crash leaves either the old file or the new one.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	defer os.Remove(f.Name()) // no-op once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("rig: %w", err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("rig: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("rig: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("rig: %w", err)
+	}
+	return nil
+}
+
+// runLocked runs cmd from a goroutine that keeps its OS thread locked until
+// cmd has exited: a parent-death signal fires when the thread that started
+// the process ends, not when the process does.
+func runLocked(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		done <- cmd.Run()
+	}()
+	return <-done
+}
