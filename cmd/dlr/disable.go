@@ -139,8 +139,21 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 		}
 		tx.st.Sysctl = nil
 	}
+	// dockerd's reload applies only the keys present in the file: with
+	// "live-restore" simply removed, the running daemon would keep it on
+	// until its next restart. So when the member goes, live restore is
+	// first turned off by an explicit false and a reload, and then the file
+	// is put back exactly as it was (absent means false: no reload needed).
+	twoStep := change && touch && obs.active && lr.FileAfter != "true" && lr.FileAfter != "false"
 	if change {
-		if err := tx.writeConfig(newData, remove); err != nil {
+		first, firstRemove := newData, remove
+		if twoStep {
+			if first, _, err = cfg.doc.Set(daemonjson.LiveRestoreKey, []byte("false")); err != nil {
+				return tx.undo(ctx, err)
+			}
+			firstRemove = false
+		}
+		if err := tx.writeConfig(first, firstRemove); err != nil {
 			return tx.undo(ctx, err)
 		}
 	}
@@ -161,6 +174,11 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 			return tx.undo(ctx, err)
 		}
 		lr.Daemon = boolWord(wantDaemon)
+		if twoStep {
+			if err := tx.writeConfig(newData, remove); err != nil {
+				return tx.undo(ctx, err)
+			}
+		}
 	}
 	if err := tx.commit(); err != nil {
 		return failed("%v", err)

@@ -38,3 +38,16 @@ func TestSplitCmdline(t *testing.T) {
 		t.Errorf("splitCmdline = %q", got)
 	}
 }
+
+func TestJournalErrors(t *testing.T) {
+	log := `Reloading docker.service - Docker Application Container Engine...
+time="2026-11-25T20:13:03.574958329Z" level=warning msg="Unable to find cpu controller"
+time="2026-11-25T20:13:04.885633929Z" level=error msg="unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: no-such-option"
+Reloaded docker.service - Docker Application Container Engine.
+`
+	got := journalErrors(log)
+	want := "unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: no-such-option"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("journalErrors = %q", got)
+	}
+}

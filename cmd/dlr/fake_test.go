@@ -52,7 +52,6 @@ func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
 	}
 	b, err := os.ReadFile(f.config)
 	if errors.Is(err, os.ErrNotExist) {
-		f.liveRestore = false
 		return nil
 	}
 	d, err := daemonjson.Parse(b)
@@ -64,7 +63,10 @@ func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	f.liveRestore, _ = d.LiveRestore()
+	// Like dockerd, a reload applies only the keys present in the file.
+	if v, has := d.LiveRestore(); has {
+		f.liveRestore = v
+	}
 	return nil
 }
 

@@ -119,10 +119,11 @@ func (a engineAdapter) Info(ctx context.Context) (daemonInfo, error) {
 	}, nil
 }
 
-// readJournal returns the unit's log lines since a time that speak of a
-// reload or an error: where dockerd says why it rejected a configuration. It
-// runs journalctl with fixed arguments (nothing interpolated into a shell)
-// and returns nothing if journalctl is missing or fails.
+// readJournal returns the errors the unit logged since a time: where dockerd
+// says why it rejected a configuration ("unable to configure the Docker
+// daemon with file ..."). It runs journalctl with fixed arguments (nothing
+// interpolated into a shell) and returns nothing if journalctl is missing or
+// fails.
 func readJournal(ctx context.Context, unitName string, since time.Time) []string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -131,15 +132,30 @@ func readJournal(ctx context.Context, unitName string, since time.Time) []string
 	if err != nil && len(out) == 0 {
 		return nil
 	}
+	return journalErrors(string(out))
+}
+
+// journalErrors picks dockerd's error lines out of its log and returns their
+// messages (the msg="..." part of logrus's text format), the last 3.
+func journalErrors(log string) []string {
 	var lines []string
-	for _, l := range strings.Split(string(out), "\n") {
-		ll := strings.ToLower(l)
-		if strings.Contains(ll, "reload") || strings.Contains(ll, "error") || strings.Contains(ll, "fail") {
-			lines = append(lines, strings.TrimSpace(l))
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "level=error") && !strings.Contains(l, "level=fatal") {
+			continue
 		}
+		msg := strings.TrimSpace(l)
+		if i := strings.Index(l, "msg="); i >= 0 {
+			rest := l[i+len("msg="):]
+			if q, err := strconv.QuotedPrefix(rest); err == nil {
+				if u, err := strconv.Unquote(q); err == nil {
+					msg = u
+				}
+			}
+		}
+		lines = append(lines, msg)
 	}
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
 	}
 	return lines
 }

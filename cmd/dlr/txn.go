@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker-liverestore/dlr/atomicfile"
+	"github.com/docker-liverestore/dlr/daemonjson"
 	"github.com/docker-liverestore/dlr/state"
 	"github.com/docker-liverestore/dlr/sysctl"
 )
@@ -97,10 +98,14 @@ func (t *txn) applySysctl(p *sysctlPlan, live bool) error {
 // backup of the old bytes and marking the operation pending in the state, so
 // that an interruption between the write and the reload is noticed.
 func (t *txn) writeConfig(data []byte, remove bool) error {
+	return t.write(data, remove, !t.configWritten)
+}
+
+func (t *txn) write(data []byte, remove, withBackup bool) error {
 	store := state.Store{Dir: t.h.stateDir}
 	now := t.h.now()
 	backup := ""
-	if t.cfg.exists {
+	if t.cfg.exists && withBackup {
 		var err error
 		if backup, err = store.Backup("daemon.json", t.cfg.data, now); err != nil {
 			return err
@@ -108,7 +113,9 @@ func (t *txn) writeConfig(data []byte, remove bool) error {
 	}
 	if t.st.DaemonJSON != nil {
 		t.st.DaemonJSON.WrittenSHA256 = state.SHA256(data)
-		t.st.DaemonJSON.Backup = backup
+		if backup != "" {
+			t.st.DaemonJSON.Backup = backup
+		}
 		t.st.DaemonJSON.Changed = now
 	}
 	t.st.Pending = &state.Pending{Op: t.op, Path: t.obs.config, BeforeSHA: state.SHA256(t.cfg.data),
@@ -144,9 +151,13 @@ func (t *txn) reloadVerify(ctx context.Context, want bool) error {
 		return err
 	}
 	t.r.action("reloaded %s (dockerd re-read its configuration; nothing was restarted)", obs.svcName)
+	// Poll /info; every second also look for an error dockerd logged since
+	// the reload, so that a rejected file fails at once instead of after
+	// the whole timeout.
 	vctx, cancel := context.WithTimeout(ctx, h.verifyTimeout)
 	defer cancel()
 	var last error
+	nextLog := time.Now().Add(time.Second)
 	for {
 		i, err := h.info(vctx, obs)
 		if err == nil && i.LiveRestore == want {
@@ -155,6 +166,17 @@ func (t *txn) reloadVerify(ctx context.Context, want bool) error {
 		}
 		if err != nil {
 			last = err
+		}
+		if time.Now().After(nextLog) {
+			nextLog = time.Now().Add(time.Second)
+			// Only an error about the configuration ends the wait early
+			// ("unable to configure the Docker daemon with file ..."): an
+			// unrelated error logged meanwhile must not undo a good change.
+			for _, l := range h.journal(vctx, obs.svcName, since) {
+				if strings.Contains(strings.ToLower(l), "configur") {
+					return fmt.Errorf("dockerd rejected the new configuration: %s", l)
+				}
+			}
 		}
 		select {
 		case <-vctx.Done():
@@ -196,13 +218,6 @@ func (t *txn) reload(ctx context.Context) error {
 func (t *txn) undo(ctx context.Context, cause error) error {
 	ctx = context.WithoutCancel(ctx)
 	var put, problems []string
-	if t.configWritten {
-		if err := writeConfig(t.obs.config, t.cfg.data, !t.cfg.exists); err != nil {
-			problems = append(problems, fmt.Sprintf("restoring %s: %v (the previous version is in %s)", t.obs.config, err, filepath.Join(t.h.stateDir, "backups")))
-		} else {
-			put = append(put, t.obs.config)
-		}
-	}
 	if t.dropInWritten {
 		var err error
 		if t.dropInOld == nil {
@@ -223,11 +238,11 @@ func (t *txn) undo(ctx context.Context, cause error) error {
 			put = append(put, fmt.Sprintf("fs.pipe-max-size=%d", t.appliedOld))
 		}
 	}
-	if t.reloaded && t.configWritten {
-		if err := t.reload(ctx); err != nil {
-			problems = append(problems, fmt.Sprintf("reloading again after restoring: %v", err))
+	if t.configWritten {
+		if p, err := t.restoreConfig(ctx); err != nil {
+			problems = append(problems, err.Error())
 		} else {
-			put = append(put, "reloaded "+t.obs.svcName+" with the restored file")
+			put = append(put, p...)
 		}
 	}
 	if err := (state.Store{Dir: t.h.stateDir}).Save(t.prior); err != nil {
@@ -249,6 +264,70 @@ func (t *txn) undo(ctx context.Context, cause error) error {
 	}
 	t.changed = false
 	return &exitError{code, kind, errors.New(msg)}
+}
+
+// restoreConfig puts daemon.json back as it was before the txn and, if the
+// txn had reloaded dockerd, reloads again. dockerd's reload only applies the
+// keys present in the file, so when the old file has no "live-restore" the
+// daemon would keep the value dlr set: the old file is first written with
+// "live-restore": false added, reloaded, and only then put back byte for
+// byte (which needs no reload: absent means false).
+func (t *txn) restoreConfig(ctx context.Context) ([]string, error) {
+	path := t.obs.config
+	_, had := t.cfg.doc.LiveRestore()
+	var offErr error
+	if t.reloaded && !had {
+		interim, _, err := t.cfg.doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
+		if err == nil {
+			err = writeConfig(path, interim, false)
+		}
+		if err == nil {
+			err = t.reload(ctx)
+		}
+		if err == nil {
+			t.waitLiveRestore(ctx, false, 5*time.Second)
+		}
+		offErr = err
+	}
+	// The old bytes go back whatever happened above.
+	if err := writeConfig(path, t.cfg.data, !t.cfg.exists); err != nil {
+		return nil, fmt.Errorf("restoring %s: %v (the previous version is in %s)", path, err, filepath.Join(t.h.stateDir, "backups"))
+	}
+	put := []string{path}
+	if offErr != nil {
+		return put, fmt.Errorf("turning live restore back off in the running dockerd: %v (it may stay on until dockerd's next restart)", offErr)
+	}
+	if t.reloaded && had {
+		if err := t.reload(ctx); err != nil {
+			return put, fmt.Errorf("reloading again after restoring: %v", err)
+		}
+	}
+	if t.reloaded {
+		put = append(put, "reloaded "+t.obs.svcName+" with the restored settings")
+	}
+	return put, nil
+}
+
+// waitLiveRestore polls /info until dockerd reports want or d passes, and
+// reports whether it saw want.
+func (t *txn) waitLiveRestore(ctx context.Context, want bool, d time.Duration) (bool, error) {
+	vctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var last error
+	for {
+		i, err := t.h.info(vctx, t.obs)
+		if err == nil && i.LiveRestore == want {
+			return true, nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-vctx.Done():
+			return false, last
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // commit ends the operation: it clears the pending mark and saves the state
