@@ -54,3 +54,6 @@ demo: deps build
 
 clean:
 	rm -rf bin dist .e2e.log
+
+# Further targets live in mk/*.mk (packaging, benchmarks).
+-include mk/*.mk
