@@ -89,6 +89,16 @@ func dlr(t *testing.T, g *rig.Guest, args ...string) (int, string, string) {
 	return code, out, errOut
 }
 
+// dlrAs runs dlr in the guest as another user.
+func dlrAs(t *testing.T, g *rig.Guest, user string, args ...string) (int, string, string) {
+	t.Helper()
+	out, errOut, code, err := g.Exec(context.Background(), append([]string{"runuser", "-u", user, "--", "dlr"}, args...)...)
+	if err != nil {
+		t.Fatalf("dlr %v as %s: %v", args, user, err)
+	}
+	return code, out, errOut
+}
+
 type jsonReport struct {
 	OK          bool `json:"ok"`
 	Changed     bool `json:"changed"`
@@ -224,6 +234,15 @@ func TestEnableLifecycle(t *testing.T) {
 		}
 		if code, _, _ := dlr(t, g, "status", "--quiet"); code != 0 {
 			t.Errorf("status --quiet exit %d, want 0", code)
+		}
+		// Without root: what it can read, and what it could not.
+		out, errOut, code, _ := g.Exec(context.Background(), "runuser", "-u", "nobody", "--", "dlr", "status")
+		t.Logf("$ runuser -u nobody -- dlr status  (exit %d)\n%s%s", code, out, errOut)
+		if code != 0 || !strings.Contains(out, "daemon.json:") || !strings.Contains(out, "unknown:") {
+			t.Errorf("status as nobody: exit %d", code)
+		}
+		if code, _, errOut := dlrAs(t, g, "nobody", "enable"); code != 3 || !strings.Contains(errOut, "needs root") {
+			t.Errorf("enable as nobody: exit %d %s", code, errOut)
 		}
 
 		// The point of it all: the container outlives dockerd.

@@ -374,3 +374,52 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// Without systemd as PID 1, dlr finds dockerd from its pid file (checking
+// /proc/PID/comm, so a stale pid file is not trusted) and sends SIGHUP.
+func TestEnableWithoutSystemdSignalsDockerd(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	os.RemoveAll(filepath.Join(e.dir, "run/systemd"))
+	e.h.dialSystemd = nil // must not be called
+	e.write("run/docker.pid", "777\n")
+	e.write("proc/777/comm", "dockerd\n")
+	e.write("proc/777/cmdline", "/usr/bin/dockerd\x00--config-file\x00"+e.config+"\x00")
+	var signalled []int
+	e.h.signal = func(pid int, sig syscall.Signal) error {
+		if sig == syscall.SIGHUP {
+			signalled = append(signalled, pid)
+			return e.d.Reload(context.Background(), dockerService)
+		}
+		return nil
+	}
+	code, out, errOut := e.run("enable")
+	if code != 0 || len(signalled) != 1 || signalled[0] != 777 || !e.d.liveRestore {
+		t.Fatalf("exit %d, SIGHUPs %v, live restore %v\n%s%s", code, signalled, e.d.liveRestore, out, errOut)
+	}
+
+	// A stale pid file (PID reused by another program): no signal, the
+	// file is written for the next start.
+	e2 := newTestEnv(t)
+	os.RemoveAll(filepath.Join(e2.dir, "run/systemd"))
+	e2.write("run/docker.pid", "778\n")
+	e2.write("proc/778/comm", "nginx\n")
+	e2.h.signal = func(int, syscall.Signal) error { t.Error("signalled a stale PID"); return nil }
+	code, out, _ = e2.run("enable")
+	if code != 0 || !strings.Contains(out, "applies when it starts") {
+		t.Errorf("stale pid file: exit %d\n%s", code, out)
+	}
+}
+
+func TestStatusWithoutRootOrDaemon(t *testing.T) {
+	e := newTestEnv(t)
+	e.h.euid = func() int { return 1000 }
+	e.d.infoErr = errors.New("permission denied")
+	code, out, _ := e.run("status")
+	if code != 0 || !strings.Contains(out, "unknown:") || !strings.Contains(out, "permission denied") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	if code, _, _ := e.run("status", "--quiet"); code != exitFailed {
+		t.Errorf("status --quiet with live restore off: exit %d", code)
+	}
+}

@@ -53,6 +53,8 @@ type statusReport struct {
 
 	// Unknown lists what status could not find out, and why.
 	Unknown []string `json:"unknown,omitempty"`
+
+	daemonUnknown, stateUnknown bool
 }
 
 // status reports where the host stands. It changes nothing, needs no root
@@ -104,6 +106,7 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 		i, err := h.info(ctx, obs)
 		if err != nil {
 			s.Unknown = append(s.Unknown, "daemon: "+err.Error())
+			s.daemonUnknown = true
 		} else {
 			s.DaemonLiveRestore, s.DaemonVersion, s.Swarm = boolWord(i.LiveRestore), i.Version, i.SwarmState
 			s.Effective = s.Enabled && i.LiveRestore
@@ -129,6 +132,7 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 
 	if st, err := (state.Store{Dir: h.stateDir}).Load(); err != nil {
 		s.Unknown = append(s.Unknown, "dlr state: "+err.Error())
+		s.stateUnknown = true
 	} else {
 		if st.DaemonJSON != nil {
 			s.Managed, s.Prior = true, st.DaemonJSON.Prior
@@ -151,6 +155,8 @@ func (s *statusReport) writeText(w io.Writer) {
 		verdict = "on (in the file and in the running daemon)"
 	case s.Enabled && s.DaemonLiveRestore == "false":
 		verdict = "configured but NOT effective: the running daemon has it off (run dlr enable)"
+	case s.Enabled && s.daemonUnknown:
+		verdict = "configured; whether the running daemon has it is unknown (see below; run as root)"
 	case s.Enabled:
 		verdict = "configured; applies when dockerd starts"
 	}
@@ -187,6 +193,8 @@ func (s *statusReport) writeText(w io.Writer) {
 	managed := "no (dlr has not changed daemon.json)"
 	if s.Managed {
 		managed = "yes (before dlr: live-restore " + s.Prior + "; dlr disable puts it back)"
+	} else if s.stateUnknown {
+		managed = "unknown (see below)"
 	}
 	row("managed by dlr:", "%s", managed)
 	for _, c := range s.Conflicts {

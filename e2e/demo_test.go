@@ -1,0 +1,60 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo is `make demo`: it boots a real Debian with systemd and Docker
+// (bookworm, or $DLR_DEMO_SUITE), runs a container, turns live restore on
+// with dlr, stops Docker and shows the container still running with the
+// same PID, then starts Docker again. Run it with -v to read the story.
+func TestDemo(t *testing.T) {
+	suite := os.Getenv("DLR_DEMO_SUITE")
+	if suite == "" {
+		suite = "bookworm"
+	}
+	g := guest(t, suite)
+	say := func(format string, args ...any) { t.Logf("\n==> "+format, args...) }
+	sh := func(cmd string) string {
+		out, errOut, code, err := g.Exec(context.Background(), "sh", "-c", cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		t.Logf("# %s  (exit %d)\n%s%s", cmd, code, out, errOut)
+		return strings.TrimSpace(out)
+	}
+
+	say("a Debian %s guest with systemd and Docker %s", suite, trimmed(t, g, "docker", "version", "-f", "{{.Server.Version}}"))
+	sh("docker run -d --name app logger /app -rate 2000 -line 40 >/dev/null && docker ps --format '{{.Names}} {{.Status}}'")
+	pid := containerPID(t, g, "app")
+	say("the container's process is PID %s; dlr status before:", pid)
+	sh("dlr status")
+
+	say("dlr enable: merge \"live-restore\": true, reload docker.service over D-Bus, verify")
+	sh("dlr enable")
+	sh("cat /etc/docker/daemon.json; docker info -f 'LiveRestoreEnabled={{.LiveRestoreEnabled}}'")
+
+	say("stop Docker (and its socket) for 5 seconds")
+	sh("systemctl stop docker docker.socket; systemctl is-active docker || true")
+	time.Sleep(5 * time.Second)
+	alive := sh("kill -0 " + pid + " && echo 'container process " + pid + " is still running'")
+	if !strings.Contains(alive, "still running") {
+		t.Fatalf("the container died with Docker")
+	}
+
+	say("start Docker again")
+	sh("systemctl start docker && docker ps --format '{{.Names}} {{.Status}}'")
+	after := containerPID(t, g, "app")
+	sh("docker logs app 2>&1 | tail -n 2")
+	if after != pid {
+		t.Fatalf("the container's PID changed: %s -> %s", pid, after)
+	}
+	say("the container survived the outage with the same PID (%s); dlr disable puts the host back", pid)
+	sh("dlr disable && docker info -f 'LiveRestoreEnabled={{.LiveRestoreEnabled}}'")
+}
