@@ -22,8 +22,9 @@ const DefaultCacheDir = "/var/cache/dlr-rig"
 // the package list does not show, so that old caches are rebuilt.
 const stampVersion = "dlr-rig rootfs v1"
 
-// basePackages are included in every rootfs.
-var basePackages = []string{"systemd", "systemd-sysv", "dbus", "docker.io", "iproute2", "procps"}
+// basePackages are included in every rootfs. rpm is there so that the
+// packaging tests can run an .rpm's scriptlets offline.
+var basePackages = []string{"systemd", "systemd-sysv", "dbus", "docker.io", "iproute2", "procps", "rpm"}
 
 // suitePackages are the extra packages of each supported suite: trixie's
 // docker.io no longer contains the docker client.
@@ -67,7 +68,7 @@ func stampFor(suite, include string) []byte {
 // Rootfs returns the directory of the cached Debian root filesystem for
 // suite ("bookworm" or "trixie"), building it first with
 //
-//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps[,docker-cli] SUITE DIR
+//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,rpm[,docker-cli] SUITE DIR
 //
 // if the cache has no valid stamp. The directory is <cache>/<suite>, where
 // <cache> is $DLR_RIG_CACHE or DefaultCacheDir; its top directory is mode
