@@ -133,8 +133,10 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	hidden(&h.runSystemd, "run-systemd", "/run/systemd/system")
 	hidden(&h.dockerSocket, "docker-socket", "the Docker API socket")
 	hidden(&h.pidFile, "pidfile", "dockerd's pid file, used without systemd")
-	fs.DurationVar(&h.verifyTimeout, "timeout", h.verifyTimeout, "how long to wait for dockerd to show the change")
-	fs.DurationVar(&h.lockTimeout, "lock-timeout", h.lockTimeout, "how long to wait for another dlr run to finish")
+	if cmd == "enable" || cmd == "disable" {
+		fs.DurationVar(&h.verifyTimeout, "timeout", h.verifyTimeout, "how long to wait for dockerd to show the change")
+		fs.DurationVar(&h.lockTimeout, "lock-timeout", h.lockTimeout, "how long to wait for another dlr run to finish")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of dlr %s:\n%s", cmd, strings.TrimRight(fs.FlagUsages(), "\n")+"\n")
 	}
