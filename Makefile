@@ -14,6 +14,11 @@ APT_PACKAGES := debootstrap systemd-container dbus
 
 all: build
 
+# Further targets live in mk/*.mk (packaging, benchmarks, crash tests); a
+# file there adds a target to `make test` with EXTRA_TESTS += target.
+EXTRA_TESTS :=
+-include mk/*.mk
+
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/dlr ./cmd/dlr
 
@@ -47,13 +52,10 @@ fuzz-short fuzz:
 e2e: deps build
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/... 2>&1 | tee .e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|    )' ; exit $${PIPESTATUS[0]}
 
-test: unit fuzz-short e2e
+test: unit fuzz-short e2e $(EXTRA_TESTS)
 
 demo: deps build
 	$(GO) test -tags e2e -count=1 -timeout 20m -v -run 'TestDemo' ./e2e/
 
 clean:
 	rm -rf bin dist .e2e.log
-
-# Further targets live in mk/*.mk (packaging, benchmarks).
--include mk/*.mk
