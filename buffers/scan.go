@@ -139,4 +139,3 @@ func scanContainer(rootFD int, root, id string) []Stream {
 	}
 	return out
 }
-
