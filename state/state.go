@@ -124,6 +124,16 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", err
 	}
+	// A run killed while writing a backup leaves its temp file, and no
+	// later backup has the same name (the time is in it), so Replace's own
+	// clean-up never finds it: remove such leftovers here (callers hold
+	// dlr's lock).
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+name+".*.dlr-tmp-*"))
+	for _, f := range stale {
+		if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() {
+			os.Remove(f)
+		}
+	}
 	p := filepath.Join(dir, fmt.Sprintf("%s.%s", name, now.UTC().Format("20060102T150405.000000000Z")))
 	if _, err := atomicfile.Replace(p, b, atomicfile.Options{Mode: 0o600}); err != nil {
 		return "", fmt.Errorf("backing up %s: %w", name, err)

@@ -89,3 +89,18 @@ func TestLockTimesOutNamingHolder(t *testing.T) {
 	}
 	u2()
 }
+
+// A run killed while writing a backup leaves a temp file named after that
+// backup; the next backup removes it.
+func TestBackupRemovesTempFilesOfKilledRuns(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	os.MkdirAll(filepath.Join(s.Dir, "backups"), 0o700)
+	stale := filepath.Join(s.Dir, "backups", ".daemon.json.20260101T000000.000000000Z.dlr-tmp-0123456789ab")
+	os.WriteFile(stale, []byte("half"), 0o600)
+	if _, err := s.Backup("daemon.json", []byte("{}"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(stale); err == nil {
+		t.Error("the temp file of a killed backup is still there")
+	}
+}
