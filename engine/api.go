@@ -20,6 +20,16 @@ type Info struct {
 	Containers         int    `json:"Containers"`
 	ContainersRunning  int    `json:"ContainersRunning"`
 	Swarm              Swarm  `json:"Swarm"`
+	// Settings a reload can change, read back to verify `dlr set`.
+	Debug          bool           `json:"Debug"`
+	Labels         []string       `json:"Labels"`
+	DefaultRuntime string         `json:"DefaultRuntime"`
+	RegistryConfig RegistryConfig `json:"RegistryConfig"`
+}
+
+// RegistryConfig is the registry part of GET /info.
+type RegistryConfig struct {
+	Mirrors []string `json:"Mirrors"` // as dockerd normalised them, e.g. with a trailing "/"
 }
 
 // Swarm is the daemon's swarm membership, from GET /info.

@@ -89,3 +89,19 @@ func FuzzDiff(f *testing.F) {
 		}
 	})
 }
+
+func TestFlagKeys(t *testing.T) {
+	got := FlagKeys([]string{"-H", "fd://", "--containerd=/run/containerd/containerd.sock", "--label", "a=b", "-D", "--live-restore"})
+	want := []string{"hosts", "containerd", "labels", "debug", "live-restore"}
+	if len(got) != len(want) {
+		t.Fatalf("FlagKeys = %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("FlagKeys[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if !Known20("live-restore") || Known20("no-such-option") || Known20("proxies") {
+		t.Error("Known20 is wrong")
+	}
+}

@@ -172,3 +172,12 @@ func SHA256(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// SaveFile writes a file of dlr's own into the state directory (0600).
+func (s Store) SaveFile(name string, b []byte) error {
+	if err := s.ensureDir(); err != nil {
+		return err
+	}
+	_, err := atomicfile.Replace(filepath.Join(s.Dir, name), b, atomicfile.Options{Mode: 0o600})
+	return err
+}

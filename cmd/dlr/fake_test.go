@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,6 +30,10 @@ type fakeDaemon struct {
 	reloadErr   error
 	infoErr     error
 	infoCalls   int
+	running     int
+	mirrors     []string
+	debug       bool
+	validate    func(candidate []byte) (string, bool, error)
 }
 
 func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
@@ -67,6 +72,16 @@ func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
 	if v, has := d.LiveRestore(); has {
 		f.liveRestore = v
 	}
+	if raw, ok := d.Lookup("registry-mirrors"); ok {
+		f.mirrors = nil
+		json.Unmarshal(raw, &f.mirrors)
+		for i := range f.mirrors {
+			f.mirrors[i] += "/" // dockerd normalises them
+		}
+	}
+	if raw, ok := d.Lookup("debug"); ok {
+		json.Unmarshal(raw, &f.debug)
+	}
 	return nil
 }
 
@@ -79,7 +94,8 @@ func (f *fakeDaemon) Info(ctx context.Context) (daemonInfo, error) {
 	if f.infoErr != nil {
 		return daemonInfo{}, f.infoErr
 	}
-	return daemonInfo{LiveRestore: f.liveRestore, Version: "26.1.5", SwarmState: f.swarm}, nil
+	return daemonInfo{LiveRestore: f.liveRestore, Version: "26.1.5", SwarmState: f.swarm,
+		Running: f.running, Mirrors: f.mirrors, Debug: f.debug}, nil
 }
 
 // testEnv is a host laid out under a temporary directory.
@@ -119,6 +135,12 @@ func newTestEnv(t *testing.T) *testEnv {
 	h.docker = func(string) dockerAPI { return e.d }
 	h.journal = func(context.Context, string, time.Time) []string { return []string{"reload rejected by fake"} }
 	h.signal = func(int, syscall.Signal) error { return errors.New("no signals in tests") }
+	h.dockerdValidate = func(ctx context.Context, dockerd string, args []string, candidate []byte) (string, bool, error) {
+		if e.d.validate != nil {
+			return e.d.validate(candidate)
+		}
+		return "", false, nil // like Docker 20.10: no --validate
+	}
 	h.verifyTimeout = 500 * time.Millisecond
 	h.lockTimeout = 500 * time.Millisecond
 	e.h = h

@@ -31,6 +31,11 @@ type daemonInfo struct {
 	SwarmError  string
 	RootDir     string
 	Running     int
+	// Settings a reload changes, to verify `dlr set`.
+	Debug          bool
+	Labels         []string
+	DefaultRuntime string
+	Mirrors        []string
 }
 
 // dockerAPI is what dlr asks of dockerd. Never call it before checking that
@@ -62,6 +67,9 @@ type host struct {
 	journal     func(ctx context.Context, unit string, since time.Time) []string
 	signal      func(pid int, sig syscall.Signal) error
 	now         func() time.Time
+	// dockerdValidate runs `dockerd --validate` on a candidate file; see
+	// runDockerdValidate.
+	dockerdValidate func(ctx context.Context, dockerd string, args []string, candidate []byte) (out string, supported bool, err error)
 
 	// Timeouts, all chosen here.
 	callTimeout   time.Duration // one D-Bus or Engine API call
@@ -90,10 +98,11 @@ func newHost() *host {
 			}
 			return c, nil
 		},
-		docker:  func(socket string) dockerAPI { return engineAdapter{engine.New(socket)} },
-		journal: readJournal,
-		signal:  func(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) },
-		now:     time.Now,
+		docker:          func(socket string) dockerAPI { return engineAdapter{engine.New(socket)} },
+		journal:         readJournal,
+		signal:          func(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) },
+		now:             time.Now,
+		dockerdValidate: runDockerdValidate,
 
 		callTimeout:   5 * time.Second,
 		reloadTimeout: 30 * time.Second,
@@ -116,6 +125,11 @@ func (a engineAdapter) Info(ctx context.Context) (daemonInfo, error) {
 		SwarmError:  i.Swarm.Error,
 		RootDir:     i.DockerRootDir,
 		Running:     i.ContainersRunning,
+
+		Debug:          i.Debug,
+		Labels:         i.Labels,
+		DefaultRuntime: i.DefaultRuntime,
+		Mirrors:        i.RegistryConfig.Mirrors,
 	}, nil
 }
 

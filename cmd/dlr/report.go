@@ -35,6 +35,7 @@ type report struct {
 	Warnings []string          `json:"warnings,omitempty"`
 	Error    *errorReport      `json:"error,omitempty"`
 	Status   *statusReport     `json:"status,omitempty"`
+	Validate *validateReport   `json:"validate,omitempty"`
 
 	diffOrder []string
 }
@@ -103,6 +104,9 @@ func (r *report) writeText(stdout, stderr io.Writer) {
 	}
 	if r.Status != nil {
 		r.Status.writeText(stdout)
+	}
+	if r.Validate != nil {
+		r.Validate.writeText(stdout)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(stdout, "%s\n", n)

@@ -19,6 +19,9 @@ Usage:
   dlr enable  [--dry-run] [--no-reload] [--json] [--config PATH] [--pipe-max-size SIZE]
   dlr disable [--dry-run] [--no-reload] [--json] [--force]
   dlr status  [--json] [--quiet]
+  dlr validate [--json] [--if-unknown=fail|pass] FILE
+  dlr set     [--dry-run] [--force] [--json] KEY=VALUE...
+  dlr unset   [--dry-run] [--force] [--json] KEY...
   dlr version
 
 Run 'dlr COMMAND --help' for a command's options.
@@ -40,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 	case "version", "--version":
 		fmt.Fprintf(stdout, "dlr %s\n", version)
 		return exitOK
-	case "enable", "disable", "status":
+	case "enable", "disable", "status", "validate", "set", "unset", "snapshot":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
@@ -55,7 +58,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		fmt.Fprintf(stderr, "dlr %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
+	switch {
+	case cmd == "validate" && fs.NArg() != 1:
+		fmt.Fprintf(stderr, "dlr validate: name one file: dlr validate FILE\n")
+		return exitUsage
+	case (cmd == "set" || cmd == "unset") && fs.NArg() == 0:
+		fmt.Fprintf(stderr, "dlr %s: name at least one key\n", cmd)
+		return exitUsage
+	case cmd != "validate" && cmd != "set" && cmd != "unset" && fs.NArg() > 0:
 		fmt.Fprintf(stderr, "dlr %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitUsage
 	}
@@ -70,6 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		err = disable(ctx, h, o, r)
 	case "status":
 		err = status(ctx, h, o, r)
+	case "validate":
+		err = validate(ctx, h, o, fs.Arg(0), r)
+	case "set", "unset":
+		err = setKeys(ctx, h, o, fs.Args(), cmd == "unset", r)
+	case "snapshot":
+		err = snapshot(ctx, h, o, r)
 	}
 	code, kind := codeOf(err)
 	r.OK = err == nil
@@ -98,6 +114,7 @@ type options struct {
 	quiet       bool
 	force       bool
 	pipeMaxSize string
+	ifUnknown   string
 }
 
 // flagSet builds the command's own flag set. The host paths are options too
@@ -109,9 +126,15 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	fs.StringVar(&o.config, "config", "", "daemon.json to use (default: dockerd's --config-file, else "+defaultConfig+")")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON (see README, \"JSON output\")")
 	switch cmd {
-	case "enable", "disable":
+	case "enable", "disable", "set", "unset":
 		fs.BoolVar(&o.dryRun, "dry-run", false, "print the diff of every file and the actions, change nothing")
 		fs.BoolVar(&o.noReload, "no-reload", false, "write the files but touch no daemon (image builds, scripts)")
+	}
+	switch cmd {
+	case "set", "unset":
+		fs.BoolVar(&o.force, "force", false, "write a change that would break live restore while containers run")
+	case "validate":
+		fs.StringVar(&o.ifUnknown, "if-unknown", "fail", "when dlr cannot tell (dockerd down or unreachable): fail (exit 1) or pass (exit 0)")
 	}
 	switch cmd {
 	case "enable":
@@ -133,7 +156,7 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	hidden(&h.runSystemd, "run-systemd", "/run/systemd/system")
 	hidden(&h.dockerSocket, "docker-socket", "the Docker API socket")
 	hidden(&h.pidFile, "pidfile", "dockerd's pid file, used without systemd")
-	if cmd == "enable" || cmd == "disable" {
+	if cmd == "enable" || cmd == "disable" || cmd == "set" || cmd == "unset" {
 		fs.DurationVar(&h.verifyTimeout, "timeout", h.verifyTimeout, "how long to wait for dockerd to show the change")
 		fs.DurationVar(&h.lockTimeout, "lock-timeout", h.lockTimeout, "how long to wait for another dlr run to finish")
 	}
