@@ -67,6 +67,7 @@ type host struct {
 	journal     func(ctx context.Context, unit string, since time.Time) []string
 	signal      func(pid int, sig syscall.Signal) error
 	now         func() time.Time
+	bufs        bufHost // buffers and watch (buffers.go)
 	// dockerdValidate runs `dockerd --validate` on a candidate file; see
 	// runDockerdValidate.
 	dockerdValidate func(ctx context.Context, dockerd string, args []string, candidate []byte) (out string, supported bool, err error)
@@ -102,6 +103,7 @@ func newHost() *host {
 		journal:         readJournal,
 		signal:          func(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) },
 		now:             time.Now,
+		bufs:            newBufHost(),
 		dockerdValidate: runDockerdValidate,
 
 		callTimeout:   5 * time.Second,

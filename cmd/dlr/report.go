@@ -35,6 +35,7 @@ type report struct {
 	Warnings []string          `json:"warnings,omitempty"`
 	Error    *errorReport      `json:"error,omitempty"`
 	Status   *statusReport     `json:"status,omitempty"`
+	Buffers  *buffersReport    `json:"buffers,omitempty"` // dlr buffers (buffers.go)
 	Validate *validateReport   `json:"validate,omitempty"`
 
 	diffOrder []string

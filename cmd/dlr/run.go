@@ -19,6 +19,8 @@ Usage:
   dlr enable  [--dry-run] [--no-reload] [--json] [--config PATH] [--pipe-max-size SIZE]
   dlr disable [--dry-run] [--no-reload] [--json] [--force]
   dlr status  [--json] [--quiet]
+  dlr buffers [--size SIZE] [--budget SIZE] [--json] [--quiet] [--exec-root DIR]
+  dlr watch   [--size SIZE] [--budget SIZE] [--exec-root DIR]
   dlr validate [--json] [--if-unknown=fail|pass] FILE
   dlr set     [--dry-run] [--force] [--json] KEY=VALUE...
   dlr unset   [--dry-run] [--force] [--json] KEY...
@@ -44,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		fmt.Fprintf(stdout, "dlr %s\n", version)
 		return exitOK
 	case "enable", "disable", "status", "validate", "set", "unset", "snapshot":
+	case "buffers", "watch": // buffers.go, watch.go
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
@@ -80,6 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		err = disable(ctx, h, o, r)
 	case "status":
 		err = status(ctx, h, o, r)
+	case "buffers":
+		err = runBuffers(ctx, h, o, r)
+	case "watch":
+		err = watch(ctx, h, o, stderr)
 	case "validate":
 		err = validate(ctx, h, o, fs.Arg(0), r)
 	case "set", "unset":
@@ -114,6 +121,7 @@ type options struct {
 	quiet       bool
 	force       bool
 	pipeMaxSize string
+	buf         bufferOptions // buffers and watch (buffers.go)
 	ifUnknown   string
 }
 
@@ -144,6 +152,7 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	case "status":
 		fs.BoolVar(&o.quiet, "quiet", false, "print nothing; exit 0 only if live restore is enabled and effective")
 	}
+	o.addBufferFlags(fs, cmd)
 	hidden := func(p *string, name, usage string) {
 		fs.StringVar(p, name, *p, usage)
 		fs.MarkHidden(name)
