@@ -1,0 +1,36 @@
+package unit
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files in testdata")
+
+func TestRenderStopHook(t *testing.T) {
+	got, err := RenderStopHook("/usr/bin/dlr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", StopHookDropIn)
+	if *updateGolden {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("RenderStopHook:\n%s\nwant (%s):\n%s", got, golden, want)
+	}
+	for _, bad := range []string{"", "dlr", "/opt/my dlr", "/usr/bin/dlr;rm", "/usr/bin/$X", "/a%b"} {
+		if _, err := RenderStopHook(bad); err == nil {
+			t.Errorf("RenderStopHook(%q) accepted", bad)
+		}
+	}
+}
