@@ -54,10 +54,28 @@ func (t *txn) applySysctl(p *sysctlPlan, live bool) error {
 		t.r.warn("fs.pipe-max-size: %s; dlr leaves it alone", p.dec.Reason)
 		return nil
 	}
+	// Record the change in the state before making it: a run killed after
+	// writing the drop-in (or raising the value) must leave a state from
+	// which disable removes the drop-in and puts the value back. A later
+	// run finds the drop-in already written and would not record it.
+	rewrite := p.dec.DropIn == sysctl.DropInWrite && !bytes.Equal(sysctl.Render(p.dec.Want), p.current)
+	apply := p.dec.Apply && live
+	if rewrite || p.dec.DropIn == sysctl.DropInRemove || apply {
+		if t.st.Sysctl == nil {
+			t.st.Sysctl = &state.Sysctl{DropIn: p.dropIn, PriorRunning: p.running}
+		}
+		if apply {
+			t.st.Sysctl.Applied = p.dec.ApplyValue
+		}
+		t.st.Pending = &state.Pending{Op: t.op, Started: t.h.now(), Step: "sysctl", PID: os.Getpid()}
+		if err := (state.Store{Dir: t.h.stateDir}).Save(t.st); err != nil {
+			return fmt.Errorf("saving dlr's state: %w", err)
+		}
+	}
 	switch p.dec.DropIn {
 	case sysctl.DropInWrite:
 		data := sysctl.Render(p.dec.Want)
-		if !bytes.Equal(data, p.current) {
+		if rewrite {
 			if err := os.MkdirAll(filepath.Dir(p.dropIn), 0o755); err != nil {
 				return err
 			}
@@ -78,18 +96,12 @@ func (t *txn) applySysctl(p *sysctlPlan, live bool) error {
 	default:
 		t.r.note("fs.pipe-max-size: %s", p.dec.Reason)
 	}
-	if p.dec.Apply && live {
+	if apply {
 		if err := sysctl.Apply(t.h.procSys, sysctl.Key, p.dec.ApplyValue); err != nil {
 			return fmt.Errorf("setting fs.pipe-max-size: %w", err)
 		}
 		t.applied, t.appliedOld, t.changed = true, p.running, true
 		t.r.action("set fs.pipe-max-size to %d (was %d)", p.dec.ApplyValue, p.running)
-	}
-	if (t.dropInWritten || t.applied) && t.st.Sysctl == nil {
-		t.st.Sysctl = &state.Sysctl{DropIn: p.dropIn, PriorRunning: p.running}
-	}
-	if t.applied {
-		t.st.Sysctl.Applied = p.dec.ApplyValue
 	}
 	return nil
 }
