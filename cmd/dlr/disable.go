@@ -52,6 +52,7 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 	if err != nil {
 		return err
 	}
+	adoptInterruptedWrite(&st, cfg)
 	lr := &liveRestoreReport{FileBefore: cfg.liveRestoreWord()}
 	lr.FileAfter = lr.FileBefore
 	r.LiveRestore = lr

@@ -64,6 +64,7 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	if err != nil {
 		return err
 	}
+	adoptInterruptedWrite(&st, cfg)
 	for _, w := range cfg.doc.Warnings {
 		r.warn("%s: %s", obs.config, w)
 	}

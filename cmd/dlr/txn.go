@@ -124,7 +124,6 @@ func (t *txn) write(data []byte, remove, withBackup bool) error {
 		}
 	}
 	if t.st.DaemonJSON != nil {
-		t.st.DaemonJSON.WrittenSHA256 = state.SHA256(data)
 		if backup != "" {
 			t.st.DaemonJSON.Backup = backup
 		}
@@ -138,6 +137,12 @@ func (t *txn) write(data []byte, remove, withBackup bool) error {
 	if err := writeConfig(t.obs.config, data, remove); err != nil {
 		return fmt.Errorf("writing %s: %w", t.obs.config, err)
 	}
+	// Only now is data what dlr last wrote: a run killed before the rename
+	// leaves the old file, which must still match the recorded hash (until
+	// the next save, Pending.AfterSHA says what the write would leave).
+	if t.st.DaemonJSON != nil {
+		t.st.DaemonJSON.WrittenSHA256 = state.SHA256(data)
+	}
 	t.configWritten, t.changed = true, true
 	verb := "wrote"
 	if remove {
@@ -150,6 +155,17 @@ func (t *txn) write(data []byte, remove, withBackup bool) error {
 	}
 	t.st.Pending.Step = "reload"
 	return store.Save(t.st)
+}
+
+// adoptInterruptedWrite brings the state up to date with an earlier run
+// that was killed between replacing daemon.json and recording that it had
+// (pending step "write"): when the file now holds exactly the bytes that run
+// was writing, they are what dlr last wrote.
+func adoptInterruptedWrite(st *state.State, cfg *configFile) {
+	p, rec := st.Pending, st.DaemonJSON
+	if p != nil && p.Step == "write" && rec != nil && cfg.exists && state.SHA256(cfg.data) == p.AfterSHA {
+		rec.WrittenSHA256 = p.AfterSHA
+	}
 }
 
 // reloadVerify asks systemd to reload the Docker unit (SIGHUP to dockerd's
