@@ -49,6 +49,15 @@ type Container struct {
 	Image  string   `json:"Image"`
 	State  string   `json:"State"`  // "running", "paused", ...
 	Status string   `json:"Status"` // human-readable, e.g. "Up 3 hours"
+	Ports  []Port   `json:"Ports"`
+}
+
+// Port is one port mapping of a container; PublicPort is 0 when the port is
+// not published on the host.
+type Port struct {
+	PrivatePort int    `json:"PrivatePort"`
+	PublicPort  int    `json:"PublicPort"`
+	Type        string `json:"Type"`
 }
 
 // ContainerDetail is the part of GET /containers/{id}/json that dlr reads.

@@ -49,6 +49,10 @@ type Unit struct {
 	EnvironmentFiles []EnvFile
 	// Environment holds the Environment= assignments, "KEY=VALUE", in order.
 	Environment []string
+	// RequiredBy, BoundBy and ConsistsOf name the units that have
+	// Requires=, BindsTo= or PartOf= on this one: systemd stops them with
+	// it (and, for BindsTo=/PartOf=, restarts them with it).
+	RequiredBy, BoundBy, ConsistsOf []string
 }
 
 // Unit reads the unit called name, a full unit name such as
@@ -134,6 +138,9 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	get(unit, "SubState", &u.SubState)
 	get(unit, "FragmentPath", &u.FragmentPath)
 	get(unit, "DropInPaths", &u.DropInPaths)
+	get(unit, "RequiredBy", &u.RequiredBy)
+	get(unit, "BoundBy", &u.BoundBy)
+	get(unit, "ConsistsOf", &u.ConsistsOf)
 
 	var start, reload []execCommand
 	var files []envFileEntry

@@ -34,11 +34,16 @@ type fakeDaemon struct {
 	mirrors     []string
 	debug       bool
 	validate    func(candidate []byte) (string, bool, error)
+	containers  []containerFacts
+	units       map[string]unit.Unit // other units than docker.service
 }
 
 func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if u, ok := f.units[name]; ok {
+		return u, nil
+	}
 	if name != dockerService || f.svc.LoadState == "" {
 		return unit.Unit{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
 	}
@@ -141,6 +146,9 @@ func newTestEnv(t *testing.T) *testEnv {
 		}
 		return "", false, nil // like Docker 20.10: no --validate
 	}
+	h.containers = func(context.Context, *observed) ([]containerFacts, error) { return e.d.containers, nil }
+	h.bridge = func(context.Context, *observed) ([]string, error) { return []string{"172.17.0.1"}, nil }
+	h.dockerdVersion = func(context.Context, string) (string, error) { return "26.1.5", nil }
 	h.verifyTimeout = 500 * time.Millisecond
 	h.lockTimeout = 500 * time.Millisecond
 	e.h = h

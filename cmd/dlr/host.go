@@ -71,6 +71,12 @@ type host struct {
 	// dockerdValidate runs `dockerd --validate` on a candidate file; see
 	// runDockerdValidate.
 	dockerdValidate func(ctx context.Context, dockerd string, args []string, candidate []byte) (out string, supported bool, err error)
+	// For dlr check: running containers, the default bridge's gateways,
+	// and the installed dockerd's version. Like docker, call the first two
+	// only when dockerd is active.
+	containers     func(ctx context.Context, obs *observed) ([]containerFacts, error)
+	bridge         func(ctx context.Context, obs *observed) ([]string, error)
+	dockerdVersion func(ctx context.Context, path string) (string, error)
 
 	// Timeouts, all chosen here.
 	callTimeout   time.Duration // one D-Bus or Engine API call
@@ -105,6 +111,11 @@ func newHost() *host {
 		now:             time.Now,
 		bufs:            newBufHost(),
 		dockerdValidate: runDockerdValidate,
+		containers: func(ctx context.Context, obs *observed) ([]containerFacts, error) {
+			return realContainers(ctx, obs.socket)
+		},
+		bridge:         func(ctx context.Context, obs *observed) ([]string, error) { return realBridge(ctx, obs.socket) },
+		dockerdVersion: realDockerdVersion,
 
 		callTimeout:   5 * time.Second,
 		reloadTimeout: 30 * time.Second,

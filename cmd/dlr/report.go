@@ -37,6 +37,7 @@ type report struct {
 	Status   *statusReport     `json:"status,omitempty"`
 	Buffers  *buffersReport    `json:"buffers,omitempty"` // dlr buffers (buffers.go)
 	Validate *validateReport   `json:"validate,omitempty"`
+	Check    *checkReport      `json:"check,omitempty"`
 
 	diffOrder []string
 }
@@ -108,6 +109,9 @@ func (r *report) writeText(stdout, stderr io.Writer) {
 	}
 	if r.Validate != nil {
 		r.Validate.writeText(stdout)
+	}
+	if r.Check != nil {
+		r.Check.writeText(stdout)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(stdout, "%s\n", n)

@@ -21,6 +21,7 @@ Usage:
   dlr status  [--json] [--quiet]
   dlr buffers [--size SIZE] [--budget SIZE] [--json] [--quiet] [--exec-root DIR]
   dlr watch   [--size SIZE] [--budget SIZE] [--exec-root DIR]
+  dlr check   [--json]
   dlr validate [--json] [--if-unknown=fail|pass] FILE
   dlr set     [--dry-run] [--force] [--json] KEY=VALUE...
   dlr unset   [--dry-run] [--force] [--json] KEY...
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 	case "version", "--version":
 		fmt.Fprintf(stdout, "dlr %s\n", version)
 		return exitOK
-	case "enable", "disable", "status", "validate", "set", "unset", "snapshot":
+	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check":
 	case "buffers", "watch": // buffers.go, watch.go
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		err = setKeys(ctx, h, o, fs.Args(), cmd == "unset", r)
 	case "snapshot":
 		err = snapshot(ctx, h, o, r)
+	case "check":
+		err = check(ctx, h, o, r)
 	}
 	code, kind := codeOf(err)
 	r.OK = err == nil

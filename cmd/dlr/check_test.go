@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/docker-liverestore/dlr/unit"
+)
+
+func checkItems(t *testing.T, e *testEnv) (int, map[string]string, string) {
+	t.Helper()
+	code, out, _ := e.run("check", "--json")
+	var r report
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Check == nil {
+		t.Fatalf("check --json: %v\n%s", err, out)
+	}
+	m := map[string]string{}
+	for _, it := range r.Check.Items {
+		m[it.ID] = it.Result
+	}
+	_, text, _ := e.run("check")
+	return code, m, text
+}
+
+func TestCheckStockThenEnabled(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	e.d.units = map[string]unit.Unit{"containerd.service": {Name: "containerd.service", LoadState: "loaded", KillMode: "process"}}
+	e.d.containers = []containerFacts{{Name: "web", RestartPolicy: "no", Published: true}, {Name: "db", RestartPolicy: "always"}}
+	e.d.running = 2
+	code, items, text := checkItems(t, e)
+	if code != exitRefused || items["live-restore"] != "FAIL" || items["restart-policy"] != "WARN" || items["published-ports"] != "WARN" {
+		t.Errorf("stock: exit %d %v\n%s", code, items, text)
+	}
+	if !strings.Contains(text, "fix: dlr enable") {
+		t.Errorf("no fix shown:\n%s", text)
+	}
+	e.run("enable")
+	code, items, text = checkItems(t, e)
+	if code != 0 || items["live-restore"] != "PASS" || items["killmode-docker.service"] != "PASS" || items["drift"] != "PASS" || items["version"] != "PASS" {
+		t.Errorf("enabled: exit %d %v\n%s", code, items, text)
+	}
+}
+
+func TestCheckFailures(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, "{\"live-restore\": true, \"hosts\": [\"unix:///run/docker.sock\"], \"bip\": \"10.9.0.1/24\"}\n")
+	e.d.liveRestore = true
+	e.d.running = 1
+	e.d.svc.KillMode = "control-group"
+	e.d.svc.BoundBy = []string{"app.service"}
+	e.h.dockerdVersion = func(context.Context, string) (string, error) { return "27.0.1", nil }
+	code, items, text := checkItems(t, e)
+	for id, want := range map[string]string{"flag-conflicts": "FAIL", "killmode-docker.service": "FAIL", "dependents": "WARN", "drift": "FAIL", "version": "FAIL"} {
+		if items[id] != want {
+			t.Errorf("%s = %s, want %s", id, items[id], want)
+		}
+	}
+	if code != exitRefused || !strings.Contains(text, "bip is 10.9.0.1/24 in the file but the bridge network runs with gateway 172.17.0.1") {
+		t.Errorf("exit %d\n%s", code, text)
+	}
+}
