@@ -129,7 +129,7 @@ func TestConcurrentRuns(t *testing.T) {
 	const workers = 8
 	type outcome struct {
 		cmd, before, after string
-		changed             bool
+		changed            bool
 	}
 	var (
 		mu       sync.Mutex
