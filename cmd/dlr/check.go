@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -243,8 +244,11 @@ func (h *host) liveDrift(ctx context.Context, obs *observed, cfg *configFile, in
 		return nil
 	}
 	gws, err := h.bridge(ctx, obs)
-	if err != nil || len(gws) == 0 {
-		return nil
+	if err != nil {
+		return []string{fmt.Sprintf("cannot read the bridge network to compare with bip %s: %v", bip, err)}
+	}
+	if len(gws) == 0 {
+		return []string{fmt.Sprintf("the bridge network reports no gateway to compare with bip %s", bip)}
 	}
 	for _, g := range gws {
 		if a, err := netip.ParseAddr(g); err == nil && a == want.Addr() {
@@ -336,6 +340,28 @@ func realBridge(ctx context.Context, sock string) ([]string, error) {
 	for _, c := range n.IPAM.Config {
 		if c.Gateway != "" {
 			gws = append(gws, c.Gateway)
+		}
+	}
+	if len(gws) > 0 {
+		return gws, nil
+	}
+	// Docker 20.10 reports the default bridge's IPAM without a gateway
+	// (seen in the rig): the bridge interface's own address is the truth.
+	name := n.Options["com.docker.network.bridge.name"]
+	if name == "" {
+		name = "docker0"
+	}
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+			gws = append(gws, p.Addr().String())
 		}
 	}
 	return gws, nil
