@@ -34,6 +34,11 @@ func startWithContainer(t *testing.T, g *rig.Guest) hostState {
 	writeGuestFile(t, g, pkgDaemonJSON, pkgOrigDaemonJSON)
 	g.MustExec(t, "systemctl", "restart", "docker")
 	g.MustExec(t, "docker", "run", "-d", "--name", "c1", "logger", "/app")
+	// fs.pipe-max-size is the host's: set the default again right before
+	// looking (other tests running on this host may have changed it).
+	if err := os.WriteFile("/proc/sys/fs/pipe-max-size", []byte(pkgPipeDefault), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	before := observeHost(t, g)
 	if before.liveRestore != "false" || before.pipeMax != pkgPipeDefault {
 		t.Fatalf("unexpected start: %+v", before)
@@ -209,7 +214,7 @@ func TestDebRefused(t *testing.T) {
 		if code == 0 {
 			t.Errorf("install with STRICT=yes on a swarm node succeeded")
 		}
-		wantContains(t, "strict install", out, "swarm mode", "STRICT=yes", "failing the install")
+		wantContains(t, "strict install", out, "swarm mode", "strict mode (STRICT=yes): failing the install")
 		if got := fileStamp(t, g, pkgDaemonJSON); got != before {
 			t.Errorf("daemon.json changed by the strict install: %s -> %s", before, got)
 		}
@@ -389,4 +394,61 @@ func TestPackageFiles(t *testing.T) {
 			t.Errorf("%s: two builds differ", filepath.Base(f))
 		}
 	}
+}
+
+// TestDebImageBuild: where services must not be touched, the package writes
+// the files only. A policy-rc.d that exits 101 (as in Docker build
+// containers), then an install in a chroot without /proc (as in an image
+// build): both leave the running dockerd alone.
+func TestDebImageBuild(t *testing.T) {
+	p := packagesForTest(t)
+	eachSuite(t, func(t *testing.T, suite string) {
+		g := pkgGuest(t, suite, p)
+		before := startWithContainer(t, g)
+		wantFile := "{\n  \"log-level\": \"info\",\n  \"live-restore\": true\n}\n"
+
+		writeGuestFile(t, g, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
+		g.MustExec(t, "chmod", "755", "/usr/sbin/policy-rc.d")
+		out := pkgMust(t, g, "apt-get install -y "+guestDeb(p.Cur))
+		wantContains(t, "install under policy-rc.d", out, "policy-rc.d forbids touching services", "--no-reload")
+		if strings.Contains(out, "set fs.pipe-max-size") {
+			t.Errorf("the install under policy-rc.d set the running fs.pipe-max-size")
+		}
+		if got := readGuestFile(t, g, pkgDaemonJSON); got != wantFile {
+			t.Errorf("daemon.json = %q, want %q", got, wantFile)
+		}
+		if got := observeHost(t, g); got.liveRestore != "false" || got.dockerd != before.dockerd || got.container != before.container {
+			t.Errorf("the daemon was touched under policy-rc.d: %+v (before %+v)", got, before)
+		}
+		out = pkgMust(t, g, "apt-get purge -y docker-liverestore")
+		wantContains(t, "purge under policy-rc.d", out, "--no-reload")
+		if got := readGuestFile(t, g, pkgDaemonJSON); got != pkgOrigDaemonJSON {
+			t.Errorf("daemon.json after purge = %q", got)
+		}
+		g.MustExec(t, "rm", "/usr/sbin/policy-rc.d")
+
+		// The guest's own root, bind-mounted without /proc, as an image.
+		pkgMust(t, g, "mkdir -p /mnt/img && mount --bind / /mnt/img")
+		out = pkgMust(t, g, "chroot /mnt/img apt-get install -y "+guestDeb(p.Cur))
+		wantContains(t, "install in a chroot", out, "assuming a chroot")
+		if got := readGuestFile(t, g, pkgDaemonJSON); got != wantFile {
+			t.Errorf("daemon.json after the chroot install = %q, want %q", got, wantFile)
+		}
+		if got := observeHost(t, g); got.liveRestore != "false" || got.dockerd != before.dockerd || got.container != before.container {
+			t.Errorf("the chroot install touched the running system: %+v (before %+v)", got, before)
+		}
+		// (fs.pipe-max-size is the host's, which other tests may change:
+		// dlr's own report says whether it set it.)
+		if strings.Contains(out, "set fs.pipe-max-size") {
+			t.Errorf("the chroot install set the running fs.pipe-max-size")
+		}
+		pkgMust(t, g, "chroot /mnt/img apt-get purge -y docker-liverestore")
+		pkgMust(t, g, "umount /mnt/img")
+		if got := readGuestFile(t, g, pkgDaemonJSON); got != pkgOrigDaemonJSON {
+			t.Errorf("daemon.json after the chroot purge = %q", got)
+		}
+		if got := leftovers(t, g); got != "" {
+			t.Errorf("left after the chroot purge:\n%s", got)
+		}
+	})
 }

@@ -90,7 +90,21 @@ do_enable() {
 		return 0
 	fi
 	say "running 'dlr enable' ($1)"
-	run_dlr enable --pipe-max-size "$(setting PIPE_MAX_SIZE 16M)"
+	# Without /proc (a chroot during an image build) dlr enable cannot
+	# read the running fs.pipe-max-size, which it does not touch there
+	# anyway: give it the kernel's default in a directory of its own
+	# (--proc-sys, a hidden dlr option) so that it writes its files.
+	_procsys=
+	if [ ! -r "${DPKG_ROOT-}/proc/sys/fs/pipe-max-size" ] &&
+		_procsys=$(mktemp -d "${DPKG_ROOT-}/tmp/docker-liverestore.XXXXXX" 2>/dev/null); then
+		mkdir "$_procsys/fs"
+		echo 1048576 >"$_procsys/fs/pipe-max-size"
+		say "no /proc: taking fs.pipe-max-size as the kernel's default (1048576); files only"
+		run_dlr enable --pipe-max-size "$(setting PIPE_MAX_SIZE 16M)" --proc-sys "${_procsys#"${DPKG_ROOT-}"}"
+		rm -rf "$_procsys"
+	else
+		run_dlr enable --pipe-max-size "$(setting PIPE_MAX_SIZE 16M)"
+	fi
 	[ "$dlr_rc" = 0 ] && return 0
 	shout "**********************************************************************"
 	shout "*** 'dlr enable' did not turn live restore on (exit $dlr_rc)."
@@ -99,7 +113,7 @@ do_enable() {
 	shout "*** and run 'dlr enable'."
 	shout "**********************************************************************"
 	if is_yes STRICT no; then
-		shout "STRICT=yes ($DLR_SETTINGS): failing the $1"
+		shout "strict mode (STRICT=yes): failing the $1"
 		exit "$dlr_rc"
 	fi
 	return 0
@@ -124,7 +138,7 @@ do_disable() {
 	shout "*** reinstall the package and run 'dlr disable' to finish."
 	shout "**********************************************************************"
 	if is_yes STRICT no; then
-		shout "STRICT=yes ($DLR_SETTINGS): failing the removal"
+		shout "strict mode (STRICT=yes): failing the removal"
 		exit "$dlr_rc"
 	fi
 	return 1
