@@ -44,7 +44,11 @@
 // The kernel refuses sizes above fs.pipe-max-size to processes without
 // CAP_SYS_RESOURCE; root has it, so callers must keep the target within
 // fs.pipe-max-size themselves (dlr does: the sysctl is the configured size).
-// fs.pipe-user-pages-hard and -soft do not limit root either.
+// The kernel also refuses to grow a pipe once its owner's pipes (the FIFOs
+// are root's, all containers together) hold more than
+// fs.pipe-user-pages-soft (16384 pages, 64 MiB) or -hard, unless the caller
+// has CAP_SYS_RESOURCE or CAP_SYS_ADMIN: a process doing this needs
+// CAP_SYS_RESOURCE (seen: EPERM from the fifth 16 MiB FIFO without it).
 //
 // A pipe's size lives as long as the pipe: when the container (or exec
 // session) ends, its FIFOs go away with their size; a new container gets

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/sysctl"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -61,10 +62,10 @@ func watch(ctx context.Context, h *host, o options, log io.Writer) error {
 		return err
 	}
 	w := &watcher{h: h, o: o, sizes: sizes, log: log}
+	// No chroot check here (enable's reads /proc/1/root, which needs
+	// CAP_SYS_PTRACE, and the unit does not grant it): a watcher started by
+	// systemd runs on the host.
 	if _, err := os.Stat(h.runSystemd); err == nil {
-		if chroot, why := h.inChroot(); chroot {
-			return refused("%s: dlr watch runs on the host", why)
-		}
 		w.systemd = true
 	}
 	w.logf("target %s per log FIFO, budget %s", sizeText(sizes.target), sizeText(sizes.budget))
@@ -193,28 +194,92 @@ func (w *watcher) follow(ctx context.Context, pid int) (bool, error) {
 	}
 	defer stream.Close()
 	w.logOnce("stream", "following events on %s; log FIFOs in %s (exec root from %s)", socket, buffers.Dir(dir), source)
+
+	// Events are read in their own goroutine so that growth can be
+	// retried: Docker 20.10 sends exec_start before it creates the exec
+	// session's FIFOs, and a FIFO grown before its first real opener holds
+	// it loses the size. Each container is grown again after each delay in
+	// regrow; growing is idempotent.
+	events := make(chan engine.Event)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			e, err := stream.Next()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case events <- e:
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
+		}
+	}()
+	type retry struct {
+		id string
+		at time.Time
+	}
+	var retries []retry
+	schedule := func(id string) {
+		now := time.Now()
+		for _, d := range regrow {
+			retries = append(retries, retry{id, now.Add(d)})
+		}
+	}
 	w.grow(ctx, dir, "")
+	schedule("")
+	tick := time.NewTicker(regrow[0] / 2)
+	defer tick.Stop()
 	for {
-		e, err := stream.Next()
-		if err != nil {
+		select {
+		case err := <-errc:
 			return true, err
-		}
-		if e.Type != "container" || e.Actor.ID == "" {
-			continue
-		}
-		switch e.Verb() {
-		case "start", "exec_start":
-			w.grow(ctx, dir, e.Actor.ID)
+		case e := <-events:
+			if e.Type != "container" || e.Actor.ID == "" {
+				continue
+			}
+			switch e.Verb() {
+			case "start", "exec_start":
+				w.grow(ctx, dir, e.Actor.ID)
+				schedule(e.Actor.ID)
+			}
+		case <-tick.C:
+			now, kept := time.Now(), retries[:0]
+			done := map[string]bool{}
+			for _, r := range retries {
+				switch {
+				case r.at.After(now):
+					kept = append(kept, r)
+				case !done[r.id]:
+					done[r.id] = true
+					w.grow(ctx, dir, r.id)
+				}
+			}
+			retries = kept
 		}
 	}
 }
+
+// regrow are the delays after an event (or a connection) at which the
+// watcher grows the container's FIFOs again.
+var regrow = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
 // grow grows one container's streams (all, if id is ""), within the budget
 // over all streams, and logs what it did.
 func (w *watcher) grow(ctx context.Context, dir, id string) {
 	ctx, cancel := context.WithTimeout(ctx, w.h.bufs.growTimeout)
 	defer cancel()
-	o := buffers.Options{ExecRoot: dir, Target: w.sizes.target, Budget: w.sizes.budget}
+	// fs.pipe-max-size may have changed since the watcher started: keep
+	// within today's value (the kernel refuses more without
+	// CAP_SYS_RESOURCE, which the unit does not grant).
+	target := w.sizes.target
+	if n, err := sysctl.Running(w.h.procSys, sysctl.Key); err == nil && int64(n) < target {
+		for target = buffers.MinSize; target*2 <= int64(n); target *= 2 {
+		}
+	}
+	o := buffers.Options{ExecRoot: dir, Target: target, Budget: w.sizes.budget}
 	if id != "" {
 		o.Containers = []string{id}
 	}
