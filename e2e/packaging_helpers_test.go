@@ -149,6 +149,10 @@ type hostState struct {
 	pipeMax     string // /proc/sys/fs/pipe-max-size
 }
 
+// procs is h without fs.pipe-max-size, which is not namespaced: other tests
+// running on the same host may change it at any time.
+func (h hostState) procs() hostState { h.pipeMax = ""; return h }
+
 func observeHost(t *testing.T, g *rig.Guest) hostState {
 	t.Helper()
 	return hostState{
