@@ -39,8 +39,9 @@ var (
 )
 
 // packagesForTest runs `make packaging-deps` (nfpm, lintian, rpm) and
-// `make packages` twice, for the host's architecture only, into temporary
-// directories: once with the checkout's version, once with a higher one.
+// `make packages` twice, for the host's architecture only, into
+// .cache/e2e-pkg/{cur,newer}: once with the checkout's version, once with a
+// higher one.
 func packagesForTest(t *testing.T) *builtPackages {
 	t.Helper()
 	pkgOnce.Do(func() { pkgs, pkgErr = buildTestPackages() })
@@ -59,9 +60,17 @@ func buildTestPackages() (*builtPackages, error) {
 		return nil, err
 	}
 	b := &builtPackages{}
-	build := func(version string) (pkgSet, string, error) {
-		dir, err := os.MkdirTemp("", "dlr-e2e-pkg-")
+	build := func(version, name string) (pkgSet, string, error) {
+		// Under the repository's .cache (git-ignored), replaced by every
+		// run, so that nothing accumulates in /tmp.
+		dir, err := filepath.Abs(filepath.Join("..", ".cache", "e2e-pkg", name))
 		if err != nil {
+			return pkgSet{}, "", err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return pkgSet{}, "", err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return pkgSet{}, "", err
 		}
 		out, err := makeIn("packages", "PKG_ARCHES="+runtime.GOARCH, "DIST_DIR="+dir,
@@ -73,11 +82,11 @@ func buildTestPackages() (*builtPackages, error) {
 		return pkgSet{Version: version, Deb: base + ".deb", RPM: base + ".rpm"}, dir, nil
 	}
 	cur := strings.TrimSpace(string(v))
-	if b.Cur, b.Dir, err = build(cur); err != nil {
+	if b.Cur, b.Dir, err = build(cur, "cur"); err != nil {
 		return nil, err
 	}
 	// A longer version with the same prefix is newer for dpkg and rpm.
-	if b.Newer, _, err = build(cur + ".1"); err != nil {
+	if b.Newer, _, err = build(cur+".1", "newer"); err != nil {
 		return nil, err
 	}
 	return b, nil
