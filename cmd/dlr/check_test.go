@@ -62,3 +62,21 @@ func TestCheckFailures(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, text)
 	}
 }
+
+func TestEnableRefusesPendingDrift(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, "{\"debug\": false}\n")
+	e.run("snapshot") // dockerd started with this
+	e.write(daemonJSON, "{\"debug\": false, \"data-root\": \"/srv/new\"}\n")
+	code, _, errOut := e.run("enable")
+	if code != exitRefused || !strings.Contains(errOut, "data-root: (absent) -> \"/srv/new\"") {
+		t.Errorf("exit %d %s", code, errOut)
+	}
+	if strings.Contains(e.read(daemonJSON), "live-restore") {
+		t.Error("written despite the refusal")
+	}
+	code, _, errOut = e.run("enable", "--force")
+	if code != 0 || !strings.Contains(errOut, "--force") || !strings.Contains(e.read(daemonJSON), "live-restore") {
+		t.Errorf("--force: exit %d %s", code, errOut)
+	}
+}

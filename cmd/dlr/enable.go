@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/docker-liverestore/dlr/daemonjson"
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/state"
 	"github.com/docker-liverestore/dlr/sysctl"
 )
@@ -99,6 +102,16 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return refused("%s exists: this node was in swarm mode when dockerd last ran. dockerd refuses to start with live restore on a swarm node (%q). Leave the swarm first ('docker swarm leave') or keep live restore off", p, swarmReason)
 	}
 
+	// A restore-breaking edit already in the file but not in the running
+	// daemon: with live restore on, the next restart would apply it under
+	// restored containers (and silently not apply it).
+	if drift := h.pendingDrift(ctx, obs, cfg, info); len(drift) > 0 {
+		if !o.force {
+			return refused("%s holds restore-breaking edit(s) the running dockerd does not use: %s. With live restore on, the next restart would restore the containers under settings that do not match. Revert the edit, or restart docker once while no container runs; --force enables live restore anyway", obs.config, strings.Join(drift, "; "))
+		}
+		r.warn("--force: %s holds restore-breaking edit(s) the running dockerd does not use: %s", obs.config, strings.Join(drift, "; "))
+	}
+
 	newData, changed, err := cfg.doc.Set(daemonjson.LiveRestoreKey, []byte("true"))
 	if err != nil {
 		return failed("%v", err)
@@ -166,6 +179,19 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	}
 	r.Changed = tx.changed
 	return nil
+}
+
+// pendingDrift lists restore-breaking differences between daemon.json and
+// what the running daemon uses: against the file dockerd started with (when
+// dlr's drop-in recorded it) and the bridge's real address against "bip".
+func (h *host) pendingDrift(ctx context.Context, obs *observed, cfg *configFile, info *daemonInfo) []string {
+	var out []string
+	if base, name := h.baseline(cfg); name != "the current "+cfg.path {
+		for _, c := range guard.Breaking(guard.Diff(base, cfg.doc)) {
+			out = append(out, fmt.Sprintf("%s: %s -> %s", c.Key, show(c.Old), show(c.New)))
+		}
+	}
+	return append(out, h.liveDrift(ctx, obs, cfg, info)...)
 }
 
 // flagLiveRestore returns where --live-restore is set among dockerd's
@@ -247,6 +273,11 @@ type sysctlPlan struct {
 func (h *host) planSysctl(want uint64) (*sysctlPlan, error) {
 	d := sysctl.Dirs{Root: h.sysctlRoot}
 	running, err := sysctl.Running(h.procSys, sysctl.Key)
+	if errors.Is(err, os.ErrNotExist) {
+		// No /proc (a chroot for an image build): nothing runs here to
+		// raise; plan the drop-in for the system that will boot from it.
+		running, err = 0, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -423,3 +423,16 @@ func TestStatusWithoutRootOrDaemon(t *testing.T) {
 		t.Errorf("status --quiet with live restore off: exit %d", code)
 	}
 }
+
+// A chroot for an image build often has no /proc at all: dlr writes the files
+// for the system that will boot from it.
+func TestEnableInChrootWithoutProc(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	os.RemoveAll(filepath.Join(e.dir, "proc"))
+	e.h.dialSystemd = nil
+	code, out, errOut := e.run("enable")
+	if code != 0 || !strings.Contains(out, "chroot") || !strings.Contains(e.read(daemonJSON), "live-restore") || !strings.Contains(e.read(dropIn), "16777216") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}

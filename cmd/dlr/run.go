@@ -144,6 +144,8 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	switch cmd {
 	case "set", "unset":
 		fs.BoolVar(&o.force, "force", false, "write a change that would break live restore while containers run")
+	case "enable":
+		fs.BoolVar(&o.force, "force", false, "enable even when daemon.json holds a restore-breaking edit the running daemon does not use")
 	case "validate":
 		fs.StringVar(&o.ifUnknown, "if-unknown", "fail", "when dlr cannot tell (dockerd down or unreachable): fail (exit 1) or pass (exit 0)")
 	}
