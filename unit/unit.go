@@ -166,7 +166,7 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	u.ExecStart = argvs(start)
 	u.ExecReload = argvs(reload)
 	for _, f := range files {
-		u.EnvironmentFiles = append(u.EnvironmentFiles, EnvFile{Path: f.Path, Optional: f.Optional})
+		u.EnvironmentFiles = append(u.EnvironmentFiles, EnvFile(f))
 	}
 	return u, nil
 }
