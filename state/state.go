@@ -124,6 +124,13 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", err
 	}
+	// Backups may hold credentials: never write them through a symlink
+	// out of dlr's own directory.
+	if fi, err := os.Lstat(dir); err != nil {
+		return "", err
+	} else if !fi.IsDir() {
+		return "", fmt.Errorf("refusing to keep backups in %s: it is not a directory (a symlink or a file); remove it", dir)
+	}
 	// A run killed while writing a backup leaves its temp file, and no
 	// later backup has the same name (the time is in it), so Replace's own
 	// clean-up never finds it: remove such leftovers here (callers hold

@@ -104,3 +104,15 @@ func TestBackupRemovesTempFilesOfKilledRuns(t *testing.T) {
 		t.Error("the temp file of a killed backup is still there")
 	}
 }
+
+func TestBackupsDirSymlinkRefused(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	outside := t.TempDir()
+	os.Symlink(outside, filepath.Join(s.Dir, "backups"))
+	if _, err := s.Backup("daemon.json", []byte("{}"), time.Now()); err == nil || !strings.Contains(err.Error(), "refusing to keep backups") {
+		t.Errorf("Backup through a symlinked backups dir = %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(outside, "*")); len(m) != 0 {
+		t.Errorf("wrote outside the state dir: %v", m)
+	}
+}
