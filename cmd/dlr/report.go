@@ -38,6 +38,7 @@ type report struct {
 	Buffers  *buffersReport    `json:"buffers,omitempty"` // dlr buffers (buffers.go)
 	Validate *validateReport   `json:"validate,omitempty"`
 	Check    *checkReport      `json:"check,omitempty"`
+	Drill    *drillReport      `json:"drill,omitempty"` // dlr drill (drill.go)
 
 	diffOrder []string
 }
@@ -111,7 +112,10 @@ func (r *report) writeText(stdout, stderr io.Writer) {
 		r.Validate.writeText(stdout)
 	}
 	if r.Check != nil {
-		r.Check.writeText(stdout)
+		r.Check.writeText(colourLines(stdout)) // PASS/WARN/FAIL coloured on a terminal (colour.go)
+	}
+	if r.Drill != nil {
+		r.Drill.writeText(stdout)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(stdout, "%s\n", n)
@@ -124,6 +128,6 @@ func (r *report) writeText(stdout, stderr io.Writer) {
 		if r.Error.Kind == "refused" {
 			msg = "refused: " + msg
 		}
-		fmt.Fprintf(stderr, "dlr %s: %s\n", r.Command, strings.TrimSpace(msg))
+		fmt.Fprintln(stderr, errorLine(stderr, fmt.Sprintf("dlr %s: %s", r.Command, strings.TrimSpace(msg))))
 	}
 }

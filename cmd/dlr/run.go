@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -22,6 +23,7 @@ Usage:
   dlr buffers [--size SIZE] [--budget SIZE] [--json] [--quiet] [--exec-root DIR]
   dlr watch   [--size SIZE] [--budget SIZE] [--exec-root DIR]
   dlr check   [--json]
+  dlr drill   [--seconds N] [--yes] [--json]
   dlr validate [--json] [--if-unknown=fail|pass] FILE
   dlr set     [--dry-run] [--force] [--json] KEY=VALUE...
   dlr unset   [--dry-run] [--force] [--json] KEY...
@@ -48,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		return exitOK
 	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check":
 	case "buffers", "watch": // buffers.go, watch.go
+	case "drill": // drill.go
+	case "completion", "man": // completion.go, man.go
+		return runDocs(cmd, rest, stdout, stderr, h)
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
@@ -96,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		err = snapshot(ctx, h, o, r)
 	case "check":
 		err = check(ctx, h, o, r)
+	case "drill":
+		err = drill(ctx, h, o, r, os.Stdin, stderr)
 	}
 	code, kind := codeOf(err)
 	r.OK = err == nil
@@ -126,6 +133,9 @@ type options struct {
 	pipeMaxSize string
 	buf         bufferOptions // buffers and watch (buffers.go)
 	ifUnknown   string
+	// drill (drill.go)
+	drillSeconds int
+	yes          bool
 }
 
 // flagSet builds the command's own flag set. The host paths are options too
@@ -158,6 +168,7 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 		fs.BoolVar(&o.quiet, "quiet", false, "print nothing; exit 0 only if live restore is enabled and effective")
 	}
 	o.addBufferFlags(fs, cmd)
+	o.addDrillFlags(fs, cmd)
 	hidden := func(p *string, name, usage string) {
 		fs.StringVar(p, name, *p, usage)
 		fs.MarkHidden(name)

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// drillFake adds Start and Stop to the fake systemd: stopping docker.service
+// makes the fake dockerd unreachable, starting it makes it answer again.
+type drillFake struct {
+	*fakeDaemon
+	mu         sync.Mutex
+	calls      []string
+	infoAtStop int // the fake's Info calls when docker.service was stopped
+	duringStop int // Info calls made while it was stopped
+	stopErr    error
+}
+
+func (f *drillFake) Stop(ctx context.Context, name string) error {
+	f.mu.Lock()
+	f.calls = append(f.calls, "stop "+name)
+	f.mu.Unlock()
+	if f.stopErr != nil {
+		return f.stopErr
+	}
+	if name == dockerService {
+		f.fakeDaemon.mu.Lock()
+		f.svc.ActiveState = "inactive"
+		f.infoErr = errors.New("dockerd is stopped")
+		f.infoAtStop = f.infoCalls
+		f.fakeDaemon.mu.Unlock()
+	}
+	return nil
+}
+
+func (f *drillFake) Start(ctx context.Context, name string) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // the restart must not use a cancelled context
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, "start "+name)
+	f.mu.Unlock()
+	if name == dockerService {
+		f.fakeDaemon.mu.Lock()
+		if f.infoErr != nil {
+			f.duringStop = f.infoCalls - f.infoAtStop
+		}
+		f.svc.ActiveState = "active"
+		f.infoErr = nil
+		f.fakeDaemon.mu.Unlock()
+	}
+	return nil
+}
+
+type drillEnv struct {
+	*testEnv
+	f      *drillFake
+	dh     *drillHost
+	before []drillContainer
+	after  []drillContainer
+	// onWait runs at the start of the outage.
+	onWait func()
+}
+
+func newDrillEnv(t *testing.T) *drillEnv {
+	e := newTestEnv(t)
+	d := &drillEnv{testEnv: e, f: &drillFake{fakeDaemon: e.d}}
+	e.d.liveRestore = true
+	e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return d.f, nil }
+	d.before = []drillContainer{{ID: "aaaa", Name: "web", Pid: 101}, {ID: "bbbb", Name: "db", Pid: 102}}
+	d.after = d.before
+	stopped := false
+	d.dh = &drillHost{
+		host: e.h,
+		list: func(ctx context.Context, socket string) ([]drillContainer, error) {
+			if e.d.svc.ActiveState != "active" {
+				t.Error("containers listed while docker.service is stopped")
+			}
+			if !stopped {
+				return d.before, nil
+			}
+			return d.after, nil
+		},
+		wait: func(ctx context.Context, dur time.Duration, tick func(time.Duration)) error {
+			stopped = true
+			tick(dur / 2)
+			if d.onWait != nil {
+				d.onWait()
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+				return nil
+			}
+		},
+		stdin:        strings.NewReader(""),
+		startTimeout: time.Second,
+	}
+	return d
+}
+
+// drill runs `dlr drill args...` on the fake host and returns the exit code,
+// the JSON report and stderr.
+func (d *drillEnv) drill(ctx context.Context, args ...string) (int, *report, string) {
+	d.t.Helper()
+	o := options{}
+	var stderr bytes.Buffer
+	fs := o.flagSet("drill", d.h, &stderr)
+	if err := fs.Parse(args); err != nil {
+		d.t.Fatal(err)
+	}
+	o.buf.execRoot = filepath.Join(d.dir, "run/docker")
+	r := newReport("drill")
+	err := runDrill(ctx, d.dh, o, r, &stderr)
+	code, _ := codeOf(err)
+	if err != nil {
+		stderr.WriteString(err.Error())
+	}
+	return code, r, stderr.String()
+}
+
+func TestDrillSurvivors(t *testing.T) {
+	d := newDrillEnv(t)
+	code, r, stderr := d.drill(context.Background(), "--yes", "--seconds", "3")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := []string{"stop docker.service", "stop docker.socket", "start docker.socket", "start docker.service"}
+	if strings.Join(d.f.calls, ",") != strings.Join(want, ",") {
+		t.Errorf("systemd calls %v, want %v", d.f.calls, want)
+	}
+	if d.f.duringStop != 0 {
+		t.Errorf("%d Engine API calls while docker was stopped: they would start it through docker.socket", d.f.duringStop)
+	}
+	if r.Drill == nil || r.Drill.Survived != 2 || len(r.Drill.Containers) != 2 || r.Drill.Interrupted || r.Drill.Seconds != 3 {
+		t.Fatalf("drill report %+v", r.Drill)
+	}
+	var out bytes.Buffer
+	r.writeText(&out, &out)
+	for _, s := range []string{"SURVIVED  web  PID 101 -> 101  same PID", "2 of 2 containers kept running", "daemon downtime:"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("text output lacks %q:\n%s", s, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("colour codes off a terminal:\n%q", out.String())
+	}
+	b, _ := json.Marshal(r)
+	if !strings.Contains(string(b), `"drill":{"seconds":3,"interrupted":false`) {
+		t.Errorf("json: %s", b)
+	}
+}
+
+func TestDrillLost(t *testing.T) {
+	d := newDrillEnv(t)
+	d.after = []drillContainer{{ID: "aaaa", Name: "web", Pid: 555}}
+	code, r, stderr := d.drill(context.Background(), "--yes")
+	if code != exitFailed || !strings.Contains(stderr, "2 of 2 containers did not keep running") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := []string{r.Drill.Containers[0].Outcome, r.Drill.Containers[1].Outcome}
+	if !strings.HasPrefix(got[0], "restarted") || got[1] != "not running" {
+		t.Errorf("outcomes %q", got)
+	}
+	if d.f.svc.ActiveState != "active" {
+		t.Error("docker left stopped")
+	}
+}
+
+func TestDrillInterrupt(t *testing.T) {
+	d := newDrillEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.onWait = cancel // SIGTERM during the outage
+	code, r, stderr := d.drill(ctx, "--yes", "--seconds", "600")
+	if code != exitFailed || !strings.Contains(stderr, "interrupted: docker.service was started again at once") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !r.Drill.Interrupted || r.Drill.Survived != 2 {
+		t.Errorf("report %+v", r.Drill)
+	}
+	if last := d.f.calls[len(d.f.calls)-1]; last != "start docker.service" || d.f.svc.ActiveState != "active" {
+		t.Errorf("docker not started again: %v", d.f.calls)
+	}
+}
+
+func TestDrillStopFails(t *testing.T) {
+	d := newDrillEnv(t)
+	d.f.stopErr = errors.New("job failed")
+	code, _, stderr := d.drill(context.Background(), "--yes")
+	if code != exitFailed || !strings.Contains(stderr, "it was started again") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if last := d.f.calls[len(d.f.calls)-1]; last != "start docker.service" {
+		t.Errorf("calls %v", d.f.calls)
+	}
+}
+
+func TestDrillRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(d *drillEnv)
+		args  []string
+		code  int
+		want  string
+	}{
+		{"live restore off", func(d *drillEnv) { d.d.liveRestore = false }, []string{"--yes"}, exitRefused, "live restore is not active in the running dockerd"},
+		{"killmode", func(d *drillEnv) { d.d.svc.KillMode = "control-group" }, []string{"--yes"}, exitRefused, "KillMode=control-group: stopping it kills every container"},
+		{"not active", func(d *drillEnv) { d.d.svc.ActiveState = "inactive" }, []string{"--yes"}, exitRefused, "is inactive, not active"},
+		{"not root", func(d *drillEnv) { d.h.euid = func() int { return 1000 } }, []string{"--yes"}, exitRefused, "run it as root"},
+		{"no tty, no --yes", nil, nil, exitRefused, "stdin is not a terminal, so give --yes"},
+		{"tty, answered no", func(d *drillEnv) { d.dh.terminal, d.dh.stdin = true, strings.NewReader("n\n") }, nil, exitRefused, "not confirmed; nothing was stopped"},
+		{"bad seconds", nil, []string{"--seconds", "0"}, exitUsage, "--seconds 0: want 1 to 600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDrillEnv(t)
+			if tc.setup != nil {
+				tc.setup(d)
+			}
+			code, _, stderr := d.drill(context.Background(), tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want %d with %q: %s", code, tc.code, tc.want, stderr)
+			}
+			if len(d.f.calls) != 0 {
+				t.Errorf("systemd jobs after a refusal: %v", d.f.calls)
+			}
+		})
+	}
+}
+
+func TestDrillConfirmed(t *testing.T) {
+	d := newDrillEnv(t)
+	d.dh.terminal, d.dh.stdin = true, strings.NewReader("y\n")
+	code, _, stderr := d.drill(context.Background())
+	if code != exitOK || !strings.Contains(stderr, "Continue? [y/N]") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestDrillFlagsInRun(t *testing.T) {
+	e := newTestEnv(t)
+	code, _, stderr := e.run("drill", "--seconds", "x")
+	if code != exitUsage || !strings.Contains(stderr, "--seconds") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
