@@ -10,32 +10,72 @@ import (
 // /etc/systemd/system/docker.service.d/.
 const StopHookDropIn = "60-docker-liverestore.conf"
 
-// RenderStopHook returns the docker.service drop-in that runs
-// "<dlr> buffers --quiet" as an ExecStop= command, dlr being the absolute
-// path of the dlr binary (e.g. /usr/bin/dlr).
+// DropIn says what dlr's docker.service drop-in holds.
+type DropIn struct {
+	// DLR is the absolute path of the dlr binary (e.g. /usr/bin/dlr).
+	DLR string
+	// Config, when set, is the daemon.json path passed to the snapshot
+	// hook, so that it needs no D-Bus call while docker.service starts.
+	Config string
+	// Snapshot adds ExecStartPre=-<dlr> snapshot: a copy of daemon.json as
+	// dockerd is about to read it, so that dlr knows later what the
+	// running daemon uses (restore-breaking drift).
+	Snapshot bool
+	// KillModeProcess adds KillMode=process, for a docker.service that
+	// lacks it: without it, stopping docker kills the containers.
+	KillModeProcess bool
+}
+
+// RenderDropIn returns dlr's docker.service drop-in (see [StopHookDropIn]
+// for its name).
 //
-// Systemd runs ExecStop= commands before it sends dockerd SIGTERM, on every
-// planned stop and restart (package upgrades included), so the FIFOs are
-// as large as they may be while dockerd is down. An ExecStop= line in a
-// drop-in adds to the unit's ExecStop list (Debian's docker.service has
-// none): dockerd is still stopped by KillMode's signal afterwards.
+// ExecStop=-<dlr> buffers --quiet: systemd runs ExecStop= commands before it
+// sends dockerd SIGTERM, on every planned stop and restart (package upgrades
+// included), so the log FIFOs are as large as they may be while dockerd is
+// down. An ExecStop= line in a drop-in adds to the unit's ExecStop list
+// (Debian's docker.service has none): dockerd is still stopped by KillMode's
+// signal afterwards.
 //
-// The hook can never fail or block a stop: the "-" prefix makes systemd
-// ignore its exit status, and dlr buffers reads no D-Bus and no socket,
-// opens FIFOs without blocking and gives up after 5 s on its own, well
-// within docker.service's TimeoutStopSec (90 s by default; the hook's
-// time counts against it). The drop-in sets nothing else, so removing it
-// restores the unit exactly.
-func RenderStopHook(dlr string) ([]byte, error) {
-	if !strings.HasPrefix(dlr, "/") || strings.ContainsAny(dlr, " \t\n\\\"'%$;") {
-		return nil, fmt.Errorf("dlr path %q: want an absolute path without blanks, quotes, %%, $ or backslashes", dlr)
+// The hooks can never fail or block a start or a stop: the "-" prefix makes
+// systemd ignore their exit status; dlr buffers reads no D-Bus and no
+// socket, opens FIFOs without blocking and gives up after 5 s on its own,
+// well within docker.service's TimeoutStopSec (90 s by default); dlr
+// snapshot only copies a file. Removing the drop-in restores the unit
+// exactly.
+func RenderDropIn(d DropIn) ([]byte, error) {
+	paths := []string{d.DLR}
+	if d.Config != "" {
+		paths = append(paths, d.Config)
+	}
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t\n\\\"'%$;") {
+			return nil, fmt.Errorf("path %q: want an absolute path without blanks, quotes, %%, $ or backslashes", p)
+		}
 	}
 	var b strings.Builder
 	b.WriteString("# Written by dlr (docker-liverestore); `dlr disable` removes it.\n")
+	b.WriteString("# \"-\": a failure of these commands never fails a start or a stop.\n")
+	b.WriteString("[Service]\n")
+	if d.Snapshot {
+		b.WriteString("# Record daemon.json as dockerd starts with it (dlr check, dlr validate).\n")
+		if d.Config != "" {
+			fmt.Fprintf(&b, "ExecStartPre=-%s snapshot --config %s\n", d.DLR, d.Config)
+		} else {
+			fmt.Fprintf(&b, "ExecStartPre=-%s snapshot\n", d.DLR)
+		}
+	}
 	b.WriteString("# Before dockerd stops, grow the log FIFOs of running containers so that\n")
 	b.WriteString("# they keep running, not blocked writing their logs, while it is down.\n")
-	b.WriteString("# \"-\": a failure of this command never fails the stop.\n")
-	b.WriteString("[Service]\n")
-	fmt.Fprintf(&b, "ExecStop=-%s buffers --quiet\n", dlr)
+	fmt.Fprintf(&b, "ExecStop=-%s buffers --quiet\n", d.DLR)
+	if d.KillModeProcess {
+		b.WriteString("# Stopping docker must not kill the containers.\n")
+		b.WriteString("KillMode=process\n")
+	}
 	return []byte(b.String()), nil
+}
+
+// RenderStopHook returns the drop-in with the stop hook alone:
+// RenderDropIn(DropIn{DLR: dlr}).
+func RenderStopHook(dlr string) ([]byte, error) {
+	return RenderDropIn(DropIn{DLR: dlr})
 }

@@ -34,3 +34,21 @@ func TestRenderStopHook(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderDropIn(t *testing.T) {
+	got, err := RenderDropIn(DropIn{DLR: "/usr/bin/dlr", Config: "/etc/docker/daemon.json", Snapshot: true, KillModeProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "full-"+StopHookDropIn)
+	if *updateGolden {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if !bytes.Equal(got, want) {
+		t.Errorf("RenderDropIn:\n%s\nwant (%s):\n%s", got, golden, want)
+	}
+	if _, err := RenderDropIn(DropIn{DLR: "/usr/bin/dlr", Config: "relative.json"}); err == nil {
+		t.Error("a relative config path was accepted")
+	}
+}

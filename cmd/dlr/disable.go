@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 
@@ -115,6 +116,12 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 		if restoreValue {
 			r.action("set fs.pipe-max-size back to %d", st.Sysctl.PriorRunning)
 		}
+		if p := h.dropInPath(obs); obs.systemd || obs.chroot {
+			if cur, err := os.ReadFile(p); err == nil && bytes.HasPrefix(cur, dropInHeader) {
+				r.diff(p, unifiedDiff(p, cur, nil, true, false))
+				r.action("remove %s and reload systemd's units (daemon-reload)", p)
+			}
+		}
 		if change && touch && obs.active {
 			r.action("reload %s over D-Bus (not restart) and wait until dockerd reports live restore %s", obs.svcName, onOff(wantDaemon))
 		}
@@ -122,6 +129,12 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 	}
 
 	tx := newTxn(h, obs, cfg, st, r, "disable")
+	tx.live = !obs.chroot && !o.noReload
+	if obs.systemd || obs.chroot {
+		if err := tx.applyDropIn(ctx, nil, tx.live); err != nil {
+			return tx.undo(ctx, err)
+		}
+	}
 	if st.Sysctl != nil {
 		if dropInOld != nil {
 			p := sysctl.Dirs{Root: h.sysctlRoot}.DropInPath()
@@ -131,7 +144,7 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 			tx.dropInWritten, tx.dropInOld, tx.changed = true, dropInOld, true
 			r.action("removed %s", p)
 		}
-		if restoreValue && tx.live(o.noReload) {
+		if restoreValue && tx.live {
 			if err := sysctl.Apply(h.procSys, sysctl.Key, st.Sysctl.PriorRunning); err != nil {
 				return tx.undo(ctx, err)
 			}

@@ -123,6 +123,14 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return failed("%v", err)
 	}
 	needReload := touch && obs.active && (changed || (info != nil && !info.LiveRestore))
+	// dlr's docker.service drop-in: wherever systemd manages (or, in an image
+	// build, will manage) docker.service.
+	var dropIn []byte
+	if obs.systemd || obs.chroot {
+		if dropIn, err = h.wantDropIn(obs); err != nil {
+			return failed("%v", err)
+		}
+	}
 
 	if o.dryRun {
 		if changed {
@@ -132,6 +140,14 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 			r.note("%s already has \"live-restore\": true", obs.config)
 		}
 		sc.describe(r, true)
+		if dropIn != nil {
+			p := h.dropInPath(obs)
+			cur, err := os.ReadFile(p)
+			if d := unifiedDiff(p, cur, dropIn, err == nil, true); d != "" {
+				r.diff(p, d)
+				r.action("write %s and reload systemd's units (daemon-reload)", p)
+			}
+		}
 		if needReload {
 			r.action("reload %s over D-Bus (not restart) and wait until dockerd reports live restore enabled", obs.svcName)
 		}
@@ -139,8 +155,14 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	}
 
 	tx := newTxn(h, obs, cfg, st, r, "enable")
-	if err := tx.applySysctl(sc, tx.live(o.noReload)); err != nil {
+	tx.live = !obs.chroot && !o.noReload
+	if err := tx.applySysctl(sc, tx.live); err != nil {
 		return tx.undo(ctx, err)
+	}
+	if dropIn != nil {
+		if err := tx.applyDropIn(ctx, dropIn, tx.live); err != nil {
+			return tx.undo(ctx, err)
+		}
 	}
 	if changed {
 		if tx.st.DaemonJSON == nil || tx.st.DaemonJSON.Path != obs.config {

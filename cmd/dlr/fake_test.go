@@ -36,6 +36,8 @@ type fakeDaemon struct {
 	validate    func(candidate []byte) (string, bool, error)
 	containers  []containerFacts
 	units       map[string]unit.Unit // other units than docker.service
+
+	daemonReloads int
 }
 
 func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
@@ -90,6 +92,13 @@ func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
 	return nil
 }
 
+func (f *fakeDaemon) DaemonReload(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.daemonReloads++
+	return nil
+}
+
 func (f *fakeDaemon) Close() error { return nil }
 
 func (f *fakeDaemon) Info(ctx context.Context) (daemonInfo, error) {
@@ -135,6 +144,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	h.runSystemd = filepath.Join(dir, "run/systemd/system")
 	h.pidFile = filepath.Join(dir, "run/docker.pid")
 	h.root = dir
+	h.unitDir = filepath.Join(dir, "etc/systemd/system")
+	h.self = "/usr/bin/dlr"
 	h.euid = func() int { return 0 }
 	h.dialSystemd = func(context.Context) (systemdAPI, error) { return e.d, nil }
 	h.docker = func(string) dockerAPI { return e.d }

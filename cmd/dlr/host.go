@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 type systemdAPI interface {
 	Unit(ctx context.Context, name string) (unit.Unit, error)
 	Reload(ctx context.Context, name string) error
+	DaemonReload(ctx context.Context) error
 	Close() error
 }
 
@@ -60,6 +62,8 @@ type host struct {
 	pidFile       string // dockerd's pid file without systemd
 	dataRoot      string // "" = from daemon.json, flags, or /var/lib/docker
 	root          string // prefix for files read from the unit (env files)
+	unitDir       string // /etc/systemd/system: where dlr's docker.service drop-in goes
+	self          string // dlr's own absolute path, for the drop-in's hooks
 
 	euid        func() int
 	dialSystemd func(ctx context.Context) (systemdAPI, error)
@@ -97,6 +101,8 @@ func newHost() *host {
 		runSystemd:    "/run/systemd/system",
 		pidFile:       defaultPidFile,
 		root:          "/",
+		unitDir:       "/etc/systemd/system",
+		self:          selfPath(),
 		euid:          os.Geteuid,
 		dialSystemd: func(ctx context.Context) (systemdAPI, error) {
 			c, err := unit.Dial(ctx)
@@ -215,4 +221,17 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// selfPath returns the absolute path of the running dlr binary, resolved
+// through symlinks ("/usr/bin/dlr" when installed by the package).
+func selfPath() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "/usr/bin/dlr"
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }

@@ -181,6 +181,7 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	hidden(&h.runSystemd, "run-systemd", "/run/systemd/system")
 	hidden(&h.dockerSocket, "docker-socket", "the Docker API socket")
 	hidden(&h.pidFile, "pidfile", "dockerd's pid file, used without systemd")
+	hidden(&h.unitDir, "unit-dir", "where dlr's docker.service drop-in goes")
 	if cmd == "enable" || cmd == "disable" || cmd == "set" || cmd == "unset" {
 		fs.DurationVar(&h.verifyTimeout, "timeout", h.verifyTimeout, "how long to wait for dockerd to show the change")
 		fs.DurationVar(&h.lockTimeout, "lock-timeout", h.lockTimeout, "how long to wait for another dlr run to finish")

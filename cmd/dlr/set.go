@@ -321,12 +321,17 @@ const snapshotName = "started-with.json"
 // Docker socket (dockerd is not up yet, and docker.socket would start it),
 // never blocks, and its failure cannot fail the start (the "-").
 func snapshot(ctx context.Context, h *host, o options, r *report) error {
-	obs, err := h.observe(ctx, o.config, false)
-	if err != nil {
-		return err
+	// With --config (as dlr's drop-in passes it) no D-Bus call is made:
+	// this runs while docker.service starts.
+	path := o.config
+	if path == "" {
+		obs, err := h.observe(ctx, o.config, false)
+		if err != nil {
+			return err
+		}
+		obs.close()
+		path = obs.config
 	}
-	obs.close()
-	path := obs.config
 	b, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return failed("reading %s: %v", path, errText(err))

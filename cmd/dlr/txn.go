@@ -37,15 +37,15 @@ type txn struct {
 	applied       bool
 	appliedOld    uint64
 	reloaded      bool
+	dropIn        *dropInUndo // the docker.service drop-in as it was
+	// live: the txn may touch the running system (/proc/sys, systemd, the
+	// daemon): not in a chroot and not with --no-reload.
+	live bool
 }
 
 func newTxn(h *host, obs *observed, cfg *configFile, st state.State, r *report, op string) *txn {
 	return &txn{h: h, obs: obs, cfg: cfg, st: st, prior: st, r: r, op: op}
 }
-
-// live reports whether the txn may touch the running system (/proc/sys, the
-// daemon): not in a chroot and not with --no-reload.
-func (t *txn) live(noReload bool) bool { return !t.obs.chroot && !noReload }
 
 // applySysctl writes or removes the drop-in as planned and, if live, raises
 // the running value.
@@ -264,6 +264,13 @@ func (t *txn) undo(ctx context.Context, cause error) error {
 			problems = append(problems, fmt.Sprintf("restoring fs.pipe-max-size %d: %v", t.appliedOld, err))
 		} else {
 			put = append(put, fmt.Sprintf("fs.pipe-max-size=%d", t.appliedOld))
+		}
+	}
+	if t.dropIn != nil {
+		if err := t.undoDropIn(ctx, t.live); err != nil {
+			problems = append(problems, fmt.Sprintf("restoring %s: %v", t.dropIn.path, err))
+		} else {
+			put = append(put, t.dropIn.path)
 		}
 	}
 	if t.configWritten {
