@@ -96,3 +96,45 @@ func checkResults(t *testing.T, out string) map[string]string {
 	}
 	return m
 }
+
+// TestDropIn: a unit drop-in setting KillMode=control-group is a FAIL in dlr
+// check, fixed by dlr enable's own drop-in (which sorts after it); the
+// drop-in's snapshot hook records daemon.json at the next start, its stop
+// hook is in ExecStop, and dlr disable removes it.
+func TestDropIn(t *testing.T) {
+	forSuites(t, func(t *testing.T, suite string) {
+		g := guest(t, suite)
+		g.Sh(t, "mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\nKillMode=control-group\\n' > /etc/systemd/system/docker.service.d/override.conf && systemctl daemon-reload")
+		code, out, _ := dlr(t, g, "check", "--json")
+		if items := checkResults(t, out); code != 3 || items["killmode-docker.service"] != "FAIL" {
+			t.Errorf("check with KillMode=control-group: exit %d %v", code, items)
+		}
+		if code, _, _ := dlr(t, g, "enable"); code != 0 {
+			t.Fatalf("enable: exit %d", code)
+		}
+		if got := trimmed(t, g, "systemctl", "show", "-p", "KillMode", "docker.service"); got != "KillMode=process" {
+			t.Errorf("after enable: %s", got)
+		}
+		if got := trimmed(t, g, "systemctl", "show", "-p", "ExecStop", "docker.service"); !strings.Contains(got, "dlr") || !strings.Contains(got, "buffers") {
+			t.Errorf("ExecStop = %s", got)
+		}
+		code, out, _ = dlr(t, g, "check", "--json")
+		if items := checkResults(t, out); code != 0 || items["killmode-docker.service"] != "PASS" {
+			t.Errorf("check after enable: exit %d %v", code, items)
+		}
+		// The snapshot hook runs at the next start.
+		g.MustExec(t, "systemctl", "restart", "docker")
+		if got := trimmed(t, g, "cat", "/var/lib/docker-liverestore/started-with.json"); !strings.Contains(got, "\"live-restore\": true") {
+			t.Errorf("snapshot after restart: %q", got)
+		}
+		if code, _, _ := dlr(t, g, "disable"); code != 0 {
+			t.Errorf("disable: exit %d", code)
+		}
+		if _, _, code, _ := g.Exec(context.Background(), "test", "-e", "/etc/systemd/system/docker.service.d/zz-docker-liverestore.conf"); code == 0 {
+			t.Error("disable left the drop-in")
+		}
+		if got := trimmed(t, g, "systemctl", "show", "-p", "KillMode", "docker.service"); got != "KillMode=control-group" {
+			t.Errorf("after disable the admin's KillMode should be back: %s", got)
+		}
+	})
+}

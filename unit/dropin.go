@@ -5,10 +5,14 @@ import (
 	"strings"
 )
 
-// StopHookDropIn is the file name of the docker.service drop-in that grows
-// the containers' log FIFOs before dockerd stops; it goes in
-// /etc/systemd/system/docker.service.d/.
-const StopHookDropIn = "60-docker-liverestore.conf"
+// StopHookDropIn is the file name of dlr's docker.service drop-in; it goes
+// in /etc/systemd/system/docker.service.d/. Systemd applies drop-ins in
+// name order, later ones overriding single-valued settings: "zz-" sorts
+// after numbered files and after `systemctl edit`'s override.conf, so that
+// dlr's KillMode=process (written only where the unit's effective KillMode
+// is something else) is the one that counts. Its ExecStartPre= and
+// ExecStop= lines add to the unit's lists wherever they sort.
+const StopHookDropIn = "zz-docker-liverestore.conf"
 
 // DropIn says what dlr's docker.service drop-in holds.
 type DropIn struct {

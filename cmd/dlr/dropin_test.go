@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-const dockerDropIn = "etc/systemd/system/docker.service.d/60-docker-liverestore.conf"
+const dockerDropIn = "etc/systemd/system/docker.service.d/zz-docker-liverestore.conf"
 
 func TestEnableWritesDropInAndDisableRemovesIt(t *testing.T) {
 	e := newTestEnv(t)
