@@ -30,6 +30,17 @@ func (f *fakeEvents) Events(ctx context.Context, _ map[string][]string) (eventSt
 	return &fakeStream{ctx: ctx, f: f, end: f.end}, nil
 }
 
+// send delivers an event to the watcher, failing the test if it is not
+// reading.
+func (f *fakeEvents) send(t *testing.T, e engine.Event) {
+	t.Helper()
+	select {
+	case f.ch <- e:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher is not reading events")
+	}
+}
+
 func (f *fakeEvents) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -131,13 +142,13 @@ func TestWatchGrowsNewContainers(t *testing.T) {
 	idC := strings.Repeat("c", 64)
 	c := e.fifo("run/docker/containerd/" + idC + "/" + idC + "-stdout")
 	start := time.Now()
-	f.ch <- engine.Event{Type: "container", Action: "start", Actor: engine.Actor{ID: idC}}
+	f.send(t, engine.Event{Type: "container", Action: "start", Actor: engine.Actor{ID: idC}})
 	waitFor(t, "the new container's FIFO to grow", func() bool { return pipeSz(t, c) == 1<<20 })
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("grown after %v", d)
 	}
 	x := e.fifo("run/docker/containerd/" + idC + "/" + strings.Repeat("e", 64) + "-stderr")
-	f.ch <- engine.Event{Type: "container", Action: "exec_start: sh -c date", Actor: engine.Actor{ID: idC}}
+	f.send(t, engine.Event{Type: "container", Action: "exec_start: sh -c date", Actor: engine.Actor{ID: idC}})
 	waitFor(t, "the exec session's FIFO to grow", func() bool { return pipeSz(t, x) == 1<<20 })
 
 	// dockerd restarts: the stream ends, the watcher reconnects.
