@@ -216,4 +216,3 @@ func sizeText(n int) string {
 	}
 	return strconv.Itoa(n)
 }
-
