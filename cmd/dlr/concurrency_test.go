@@ -19,19 +19,16 @@ import (
 	"github.com/docker-liverestore/dlr/state"
 )
 
-// buildDlr builds the dlr binary once per test binary run.
-var buildDlr = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "dlr-bin-")
-	if err != nil {
-		return "", err
-	}
+// buildDlr builds the dlr binary into dir (the build cache makes the
+// second build of a test run quick).
+func buildDlr(dir string) (string, error) {
 	bin := filepath.Join(dir, "dlr")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return bin, nil
-})
+}
 
 // procHost is a scratch host for the real dlr binary: every host path
 // points under dir, there is no systemd and no dockerd, and runs use
@@ -50,7 +47,7 @@ func newProcHost(t *testing.T) *procHost {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to build dlr with")
 	}
-	bin, err := buildDlr()
+	bin, err := buildDlr(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
