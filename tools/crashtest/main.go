@@ -93,7 +93,8 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	defer os.RemoveAll(work)
+	cleanup = func() { os.RemoveAll(work) }
+	defer cleanup()
 	bin := *dlrBin
 	if bin == "" {
 		bin = filepath.Join(work, "dlr")
@@ -132,13 +133,18 @@ func main() {
 	fmt.Printf("crash: temporary files found right after a kill: %d (all removed by the next run)\n", t.temps)
 	fmt.Printf("crash: %d passed, %d failed\n", passed, failed)
 	if failed > 0 {
+		cleanup()
 		os.Exit(1)
 	}
 }
 
+// cleanup removes the scratch directory; os.Exit skips deferred calls.
+var cleanup = func() {}
+
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "crash:", err)
 	fmt.Println("crash: 0 passed, 1 failed")
+	cleanup()
 	os.Exit(1)
 }
 
