@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -111,8 +112,10 @@ type drillHost struct {
 	// is a terminal (and progress lines go to stderr).
 	stdin    io.Reader
 	terminal bool
-	// startTimeout bounds starting docker again; restartTimeout waiting for
-	// /info to answer afterwards.
+	// resetFailed clears the units' failed state and start counter
+	// (systemctl reset-failed), when a start was refused.
+	resetFailed func(ctx context.Context, units ...string) error
+	// startTimeout bounds starting docker again.
 	startTimeout time.Duration
 }
 
@@ -123,8 +126,19 @@ func newDrillHost(h *host, stdin *os.File, stderr io.Writer) *drillHost {
 		wait:         sleepTicking,
 		stdin:        stdin,
 		terminal:     isTerminal(stdin) && isTerminalWriter(stderr),
+		resetFailed:  systemctlResetFailed,
 		startTimeout: 90 * time.Second,
 	}
+}
+
+// systemctlResetFailed runs `systemctl reset-failed UNIT...` (fixed
+// arguments, no shell): the unit package has no ResetFailedUnit call.
+func systemctlResetFailed(ctx context.Context, units ...string) error {
+	out, err := exec.CommandContext(ctx, "systemctl", append([]string{"reset-failed"}, units...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("systemctl reset-failed: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // listRunning lists the running containers and their PIDs over the Engine
@@ -259,20 +273,35 @@ func runDrill(ctx context.Context, h *drillHost, o options, r *report, stderr io
 	// From here, docker is started again whatever happens.
 	restart := context.WithoutCancel(ctx)
 	stopped := false
-	start := func() error {
-		sctx, cancel := context.WithTimeout(restart, h.startTimeout)
-		defer cancel()
+	units := []string{svc}
+	if socketUnit != "" {
+		units = []string{socketUnit, svc}
+	}
+	startAll := func(ctx context.Context) error {
 		var errs []error
-		if socketUnit != "" {
-			if err := sd.Start(sctx, socketUnit); err != nil {
+		for _, u := range units {
+			if err := sd.Start(ctx, u); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		if err := sd.Start(sctx, svc); err != nil {
-			errs = append(errs, err)
+		return errors.Join(errs...)
+	}
+	start := func() error {
+		sctx, cancel := context.WithTimeout(restart, h.startTimeout)
+		defer cancel()
+		err := startAll(sctx)
+		if err != nil && h.resetFailed != nil {
+			// docker.service allows 3 starts in 60 s (StartLimitBurst):
+			// a drill soon after a restart hits it, and systemd then
+			// refuses the start. Clear the counter and try once more.
+			if rerr := h.resetFailed(sctx, units...); rerr == nil {
+				if err = startAll(sctx); err == nil {
+					r.note("systemd refused the first start (start limit of %s hit); dlr ran systemctl reset-failed and started it again", svc)
+				}
+			}
 		}
 		stopped = false
-		return errors.Join(errs...)
+		return err
 	}
 	defer func() {
 		if stopped {

@@ -21,6 +21,8 @@ type drillFake struct {
 	infoAtStop int // the fake's Info calls when docker.service was stopped
 	duringStop int // Info calls made while it was stopped
 	stopErr    error
+	startFails int // starts that fail, as with systemd's start limit
+	resets     int
 }
 
 func (f *drillFake) Stop(ctx context.Context, name string) error {
@@ -46,7 +48,14 @@ func (f *drillFake) Start(ctx context.Context, name string) error {
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, "start "+name)
+	fail := f.startFails > 0 && name == dockerService
+	if fail {
+		f.startFails--
+	}
 	f.mu.Unlock()
+	if fail {
+		return errors.New(`job finished with result "failed"`)
+	}
 	if name == dockerService {
 		f.fakeDaemon.mu.Lock()
 		if f.infoErr != nil {
@@ -103,6 +112,10 @@ func newDrillEnv(t *testing.T) *drillEnv {
 		},
 		stdin:        strings.NewReader(""),
 		startTimeout: time.Second,
+		resetFailed: func(ctx context.Context, units ...string) error {
+			d.f.resets++
+			return nil
+		},
 	}
 	return d
 }
@@ -249,6 +262,24 @@ func TestDrillFlagsInRun(t *testing.T) {
 	e := newTestEnv(t)
 	code, _, stderr := e.run("drill", "--seconds", "x")
 	if code != exitUsage || !strings.Contains(stderr, "--seconds") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestDrillStartLimit(t *testing.T) {
+	d := newDrillEnv(t)
+	d.f.startFails = 1
+	code, r, stderr := d.drill(context.Background(), "--yes")
+	if code != exitOK || d.f.resets != 1 || d.f.svc.ActiveState != "active" {
+		t.Fatalf("exit %d, %d resets: %s", code, d.f.resets, stderr)
+	}
+	if len(r.Notes) == 0 || !strings.Contains(r.Notes[len(r.Notes)-1], "reset-failed") {
+		t.Errorf("notes %q", r.Notes)
+	}
+	d = newDrillEnv(t)
+	d.f.startFails = 2
+	code, _, stderr = d.drill(context.Background(), "--yes")
+	if code != exitFailed || !strings.Contains(stderr, "starting docker.service again") || !strings.Contains(stderr, "systemctl start docker.socket docker.service") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
