@@ -121,7 +121,7 @@ func (r *report) writeText(stdout, stderr io.Writer) {
 		fmt.Fprintf(stdout, "%s\n", n)
 	}
 	for _, w := range r.Warnings {
-		fmt.Fprintf(stderr, "dlr: warning: %s\n", w)
+		fmt.Fprintln(stderr, colourFor(stderr)(yellow, "dlr: warning: "+w))
 	}
 	if r.Error != nil {
 		msg := r.Error.Message
