@@ -46,7 +46,8 @@ type bufHost struct {
 	// watcher. `dlr buffers` runs as docker.service's ExecStop, where it
 	// must never hold up a stop: it opens FIFOs without blocking and reads
 	// nothing from D-Bus, so it takes milliseconds; this is the backstop.
-	growTimeout time.Duration
+	growTimeout     time.Duration
+	defaultExecRoot string
 	// poll is how often the watcher looks at docker.service while dockerd
 	// is down; backoffMin and backoffMax bound the wait after a failed
 	// connection.
@@ -58,9 +59,11 @@ func newBufHost() bufHost {
 		getenv:      os.Getenv,
 		events:      engineEvents,
 		growTimeout: 5 * time.Second,
-		poll:        time.Second,
-		backoffMin:  time.Second,
-		backoffMax:  10 * time.Second,
+		// dockerd's default exec root; a host path like the others.
+		defaultExecRoot: buffers.DefaultExecRoot,
+		poll:            time.Second,
+		backoffMin:      time.Second,
+		backoffMax:      10 * time.Second,
 	}
 }
 
@@ -184,11 +187,11 @@ func (h *host) execRoot(o options, c cmdline) (dir, source string, warnings []st
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		warnings = append(warnings, fmt.Sprintf("cannot read %s (%s): %v; assuming exec-root %s", config, from, errText(err), buffers.DefaultExecRoot))
+		warnings = append(warnings, fmt.Sprintf("cannot read %s (%s): %v; assuming exec-root %s", config, from, errText(err), h.bufs.defaultExecRoot))
 	default:
 		d, err := daemonjson.Parse(b)
 		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("%s: %v; assuming exec-root %s", config, err, buffers.DefaultExecRoot))
+			warnings = append(warnings, fmt.Sprintf("%s: %v; assuming exec-root %s", config, err, h.bufs.defaultExecRoot))
 			break
 		}
 		if raw, ok := d.Lookup("exec-root"); ok {
@@ -198,7 +201,7 @@ func (h *host) execRoot(o options, c cmdline) (dir, source string, warnings []st
 			}
 		}
 	}
-	return buffers.DefaultExecRoot, "default", warnings
+	return h.bufs.defaultExecRoot, "default", warnings
 }
 
 // buffers is `dlr buffers`: grow the log FIFOs of every running container

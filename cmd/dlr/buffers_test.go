@@ -164,11 +164,11 @@ func TestExecRootSources(t *testing.T) {
 	if c := e.h.dockerdCmdline(0); len(c.args) != 0 {
 		t.Errorf("zombie's cmdline used: %v", c.args)
 	}
-	if dir, src, _ := e.h.execRoot(options{}, cmdline{}); dir != "/var/run/docker" || src != "default" {
+	if dir, src, _ := e.h.execRoot(options{}, cmdline{}); dir != e.h.bufs.defaultExecRoot || src != "default" {
 		t.Errorf("default: %s (%s)", dir, src)
 	}
 	e.write("etc/docker/daemon.json", `{"exec-root": "/x"`)
-	if dir, _, w := e.h.execRoot(options{}, cmdline{}); dir != "/var/run/docker" || len(w) != 1 {
+	if dir, _, w := e.h.execRoot(options{}, cmdline{}); dir != e.h.bufs.defaultExecRoot || len(w) != 1 {
 		t.Errorf("broken daemon.json: %s %v", dir, w)
 	}
 }

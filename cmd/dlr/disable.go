@@ -135,6 +135,11 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 			return tx.undo(ctx, err)
 		}
 	}
+	if tx.live {
+		if err := tx.stopWatcher(ctx); err != nil {
+			return tx.undo(ctx, err)
+		}
+	}
 	if st.Sysctl != nil {
 		if dropInOld != nil {
 			p := sysctl.Dirs{Root: h.sysctlRoot}.DropInPath()

@@ -4,7 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/docker-liverestore/dlr/unit"
 )
 
 const dockerDropIn = "etc/systemd/system/docker.service.d/zz-docker-liverestore.conf"
@@ -58,5 +61,49 @@ func TestEnableRollbackRestoresDropIn(t *testing.T) {
 	}
 	if e.exists(dockerDropIn) || e.d.daemonReloads != 2 {
 		t.Errorf("rollback left the drop-in (daemon-reloads %d)", e.d.daemonReloads)
+	}
+}
+
+func TestEnableGrowsBuffersAndStartsTheWatcher(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
+	fifo := filepath.Join(e.dir, "run/docker/containerd/abc123/init-stdout")
+	os.MkdirAll(filepath.Dir(fifo), 0o755)
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Hold it open, as containerd does: a pipe nobody holds loses its size.
+	hold, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "inactive"}}
+	code, out, errOut := e.run("enable")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "grew abc123/init-stdout from 64K to 16M") {
+		t.Errorf("FIFO not grown:\n%s%s", out, errOut)
+	}
+	if len(e.d.started) != 1 || e.d.started[0] != watcherService {
+		t.Errorf("watcher not started: %v", e.d.started)
+	}
+	// The second run: nothing to do, nothing changed.
+	code, out, _ = e.run("enable", "--json")
+	if code != 0 || strings.Contains(out, "\"changed\": true") || len(e.d.started) != 1 {
+		t.Errorf("second enable: exit %d started %v\n%s", code, e.d.started, out)
+	}
+	e.run("disable")
+	if len(e.d.stopped) != 1 {
+		t.Errorf("disable did not stop the watcher: %v", e.d.stopped)
+	}
+}
+
+func TestRealHostDefaults(t *testing.T) {
+	h := newHost()
+	if h.bufs.defaultExecRoot != "/var/run/docker" || h.unitDir != "/etc/systemd/system" || h.defaultConfig != "/etc/docker/daemon.json" {
+		t.Errorf("defaults: %q %q %q", h.bufs.defaultExecRoot, h.unitDir, h.defaultConfig)
 	}
 }

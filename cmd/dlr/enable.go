@@ -196,6 +196,17 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		lr.Daemon = "true"
 		r.note("live restore is already enabled in the running daemon; nothing reloaded")
 	}
+	if tx.live && obs.active {
+		// Live restore is on: make the containers' log buffers real, now
+		// and for containers started later (the watcher).
+		tx.growBuffers(ctx, o)
+		started, err := tx.startWatcher(ctx)
+		if err != nil {
+			return tx.undo(ctx, err)
+		}
+		tx.startedWatch = started
+		tx.changed = tx.changed || started
+	}
 	if err := tx.commit(); err != nil {
 		return failed("%v", err)
 	}

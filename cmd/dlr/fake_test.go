@@ -37,7 +37,8 @@ type fakeDaemon struct {
 	containers  []containerFacts
 	units       map[string]unit.Unit // other units than docker.service
 
-	daemonReloads int
+	daemonReloads    int
+	started, stopped []string
 }
 
 func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
@@ -89,6 +90,26 @@ func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
 	if raw, ok := d.Lookup("debug"); ok {
 		json.Unmarshal(raw, &f.debug)
 	}
+	return nil
+}
+
+func (f *fakeDaemon) Start(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.units[name]
+	u.ActiveState = "active"
+	f.units[name] = u
+	f.started = append(f.started, name)
+	return nil
+}
+
+func (f *fakeDaemon) Stop(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.units[name]
+	u.ActiveState = "inactive"
+	f.units[name] = u
+	f.stopped = append(f.stopped, name)
 	return nil
 }
 
@@ -146,6 +167,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	h.root = dir
 	h.unitDir = filepath.Join(dir, "etc/systemd/system")
 	h.self = "/usr/bin/dlr"
+	h.bufs.defaultExecRoot = filepath.Join(dir, "run/docker")
 	h.euid = func() int { return 0 }
 	h.dialSystemd = func(context.Context) (systemdAPI, error) { return e.d, nil }
 	h.docker = func(string) dockerAPI { return e.d }

@@ -21,6 +21,8 @@ import (
 type systemdAPI interface {
 	Unit(ctx context.Context, name string) (unit.Unit, error)
 	Reload(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
 	DaemonReload(ctx context.Context) error
 	Close() error
 }

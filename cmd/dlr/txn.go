@@ -38,6 +38,7 @@ type txn struct {
 	appliedOld    uint64
 	reloaded      bool
 	dropIn        *dropInUndo // the docker.service drop-in as it was
+	startedWatch  bool        // the txn started the watcher
 	// live: the txn may touch the running system (/proc/sys, systemd, the
 	// daemon): not in a chroot and not with --no-reload.
 	live bool
@@ -264,6 +265,11 @@ func (t *txn) undo(ctx context.Context, cause error) error {
 			problems = append(problems, fmt.Sprintf("restoring fs.pipe-max-size %d: %v", t.appliedOld, err))
 		} else {
 			put = append(put, fmt.Sprintf("fs.pipe-max-size=%d", t.appliedOld))
+		}
+	}
+	if t.startedWatch {
+		if err := t.stopWatcher(ctx); err != nil {
+			problems = append(problems, err.Error())
 		}
 	}
 	if t.dropIn != nil {
