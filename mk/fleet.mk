@@ -1,0 +1,19 @@
+# fleet-test parses the README's Puppet, Chef and Salt snippets (puppet
+# parser validate, ruby -c, a YAML load) and the Ansible role's YAML
+# (contrib/). fleet-deps installs the tools. The role itself is proven in
+# the rig by TestAnsibleRole (make e2e).
+FLEET_APT := puppet ruby python3-yaml
+
+.PHONY: fleet-deps fleet-test
+
+fleet-deps:
+	@missing=""; for p in $(FLEET_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+fleet-test: fleet-deps
+	$(GO) test -count=1 -v ./contrib/ | grep -E '^(---|ok|FAIL|PASS|\s+snippets_test)'; exit $${PIPESTATUS[0]}
+
+EXTRA_TESTS += fleet-test
