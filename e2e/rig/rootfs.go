@@ -23,8 +23,15 @@ const DefaultCacheDir = "/var/cache/dlr-rig"
 const stampVersion = "dlr-rig rootfs v1"
 
 // basePackages are included in every rootfs. rpm is there so that the
-// packaging tests can run an .rpm's scriptlets offline.
-var basePackages = []string{"systemd", "systemd-sysv", "dbus", "docker.io", "iproute2", "procps", "rpm"}
+// packaging tests can run an .rpm's scriptlets offline; jq for the speed
+// figures' shell baseline (make bench); ansible-core and python3-apt for
+// the Ansible role's proof (contrib/ansible, ansible-playbook -c local,
+// offline). python3-cffi-backend is named because debootstrap does not
+// resolve virtual packages: python3-cryptography (needed by ansible-core)
+// depends on python3-cffi-backend-api-min, which only it provides, and the
+// build fails "configuring base packages" without it.
+var basePackages = []string{"systemd", "systemd-sysv", "dbus", "docker.io", "iproute2", "procps", "rpm",
+	"jq", "ansible-core", "python3-cffi-backend", "python3-apt"}
 
 // suitePackages are the extra packages of each supported suite: trixie's
 // docker.io no longer contains the docker client.
@@ -68,7 +75,7 @@ func stampFor(suite, include string) []byte {
 // Rootfs returns the directory of the cached Debian root filesystem for
 // suite ("bookworm" or "trixie"), building it first with
 //
-//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,rpm[,docker-cli] SUITE DIR
+//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,rpm,jq,ansible-core,python3-cffi-backend,python3-apt[,docker-cli] SUITE DIR
 //
 // if the cache has no valid stamp. The directory is <cache>/<suite>, where
 // <cache> is $DLR_RIG_CACHE or DefaultCacheDir; its top directory is mode
