@@ -28,8 +28,8 @@ import (
 //     --yes is refused, never left waiting on a read.
 //  3. The log FIFOs are grown (as `dlr buffers`): a container that logs
 //     while dockerd is away blocks in write() once its 64K pipe is full.
-//  4. The running containers and their PIDs are read; then docker.service
-//     and docker.socket are stopped over D-Bus. From here until both are
+//  4. The running containers and their PIDs are read; then docker.socket
+//     and docker.service are stopped over D-Bus. From here until both are
 //     started again the Docker socket is never used: a connection to
 //     docker.socket would start dockerd (and end the drill early).
 //  5. The outage lasts N seconds, or until ctx is cancelled (SIGINT,
@@ -313,9 +313,17 @@ func runDrill(ctx context.Context, h *drillHost, o options, r *report, stderr io
 	stopped = true
 	progress.show("stopping %s ...", svc)
 	stopCtx, cancel := context.WithTimeout(ctx, h.reloadTimeout)
-	err = sd.Stop(stopCtx, svc)
-	if err == nil && socketUnit != "" {
-		err = sd.Stop(stopCtx, socketUnit)
+	// The socket first: once it is closed no client can start dockerd
+	// again through socket activation in the moment between the two
+	// stops (dockerd keeps its own copy of the listening socket until it
+	// exits).
+	for _, u := range []string{socketUnit, svc} {
+		if u == "" {
+			continue
+		}
+		if err = sd.Stop(stopCtx, u); err != nil {
+			break
+		}
 	}
 	cancel()
 	if err != nil {
@@ -326,7 +334,7 @@ func runDrill(ctx context.Context, h *drillHost, o options, r *report, stderr io
 		return failed("stopping %s: %v; it was started again", svc, err)
 	}
 	r.Changed = true
-	r.action("stopped %s%s", svc, map[bool]string{true: " and " + socketUnit, false: ""}[socketUnit != ""])
+	r.action("stopped %s%s", map[bool]string{true: socketUnit + " and ", false: ""}[socketUnit != ""], svc)
 
 	werr := h.wait(ctx, time.Duration(o.drillSeconds)*time.Second, func(left time.Duration) {
 		progress.show("docker is stopped: %d s left (Ctrl-C starts it now)", int(left.Round(time.Second)/time.Second))

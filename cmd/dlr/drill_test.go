@@ -146,7 +146,7 @@ func TestDrillSurvivors(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	want := []string{"stop docker.service", "stop docker.socket", "start docker.socket", "start docker.service"}
+	want := []string{"stop docker.socket", "stop docker.service", "start docker.socket", "start docker.service"}
 	if strings.Join(d.f.calls, ",") != strings.Join(want, ",") {
 		t.Errorf("systemd calls %v, want %v", d.f.calls, want)
 	}
