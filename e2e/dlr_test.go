@@ -214,6 +214,12 @@ func TestEnableLifecycle(t *testing.T) {
 		if !strings.Contains(trimmed(t, g, "cat", "/etc/sysctl.d/60-docker-liverestore.conf"), "fs.pipe-max-size = 16777216") {
 			t.Error("sysctl drop-in missing")
 		}
+		// The log buffers are real: c1's FIFOs were grown by enable.
+		g.CopyIn(t, pipeszBinary(t), "/usr/local/bin/pipesz", 0o755)
+		wantSizes(t, g, "c1", 16<<20)
+		if got := trimmed(t, g, "systemctl", "show", "-p", "ExecStop", "docker.service"); !strings.Contains(got, "buffers") {
+			t.Errorf("the stop hook is not in docker.service: %s", got)
+		}
 
 		// Again: nothing written, nothing reloaded.
 		id := fileID(t, g, cfg)
@@ -275,11 +281,20 @@ func TestEnableLifecycle(t *testing.T) {
 		if _, err := os.Stat(g.Path("/etc/sysctl.d/60-docker-liverestore.conf")); err == nil {
 			t.Error("disable left the sysctl drop-in")
 		}
+		if _, err := os.Stat(g.Path("/etc/systemd/system/docker.service.d/zz-docker-liverestore.conf")); err == nil {
+			t.Error("disable left the docker.service drop-in")
+		}
 		if got := mainPID(t, g); got != dpid {
 			t.Errorf("disable restarted dockerd")
 		}
 		if got := containerPID(t, g, "c1"); got != cpid {
 			t.Errorf("container PID changed on disable")
+		}
+		// docker still stops and starts with dlr's drop-in gone
+		// (reset-failed: docker.service allows 3 starts a minute).
+		g.Sh(t, "systemctl reset-failed docker.service; systemctl stop docker docker.socket && systemctl start docker")
+		if got := unitState(g, "docker.service"); got != "active" {
+			t.Errorf("docker after a stop and start: %s", got)
 		}
 	})
 }
