@@ -56,7 +56,7 @@ func (w Warning) String() string {
 func Parse(b []byte) (*Doc, error) {
 	if len(b) > MaxSize {
 		return nil, &Error{Kind: KindTooLarge,
-			Msg:  fmt.Sprintf("file is %d bytes, larger than the %d bytes dlr accepts", len(b), MaxSize),
+			Msg:  fmt.Sprintf("the file is larger than the %d bytes dlr accepts", MaxSize),
 			Hint: "a daemon.json is a few kilobytes; check that this is the right file"}
 	}
 	if err := checkEncoding(b); err != nil {

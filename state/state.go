@@ -36,6 +36,7 @@ const fileName = "state.json"
 const (
 	PriorNoFile = "no-file" // daemon.json did not exist
 	PriorAbsent = "absent"  // the file had no "live-restore" member
+	PriorEmpty  = "empty"   // the file was empty or whitespace only
 	PriorFalse  = "false"
 	PriorTrue   = "true"
 )

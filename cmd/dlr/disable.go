@@ -78,6 +78,15 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 		r.note("live restore was already on before dlr; leaving it on (--force turns it off)")
 	case rec.Prior == state.PriorNoFile && cfg.exists && state.SHA256(cfg.data) == rec.WrittenSHA256:
 		remove, change = true, true // dlr created the file and nobody has touched it since
+	case rec.Prior == state.PriorEmpty && cfg.exists && state.SHA256(cfg.data) == rec.WrittenSHA256:
+		// dlr turned an empty (or whitespace-only) file into
+		// {"live-restore": true} and nobody has touched it since: put the
+		// exact bytes back, from the backup taken before the change.
+		if b, err := os.ReadFile(rec.Backup); err == nil && len(bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))) == 0 {
+			newData, change = b, true
+		} else {
+			newData, change = cfg.doc.Remove(daemonjson.LiveRestoreKey)
+		}
 	case rec.Prior == state.PriorFalse:
 		newData, change, err = cfg.doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
 	default: // absent, or a file dlr created that was edited since

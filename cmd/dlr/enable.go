@@ -168,7 +168,11 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		if tx.st.DaemonJSON == nil || tx.st.DaemonJSON.Path != obs.config {
 			// The first change dlr makes: remember what was there, so that
 			// disable puts exactly that back. Later runs keep it.
-			tx.st.DaemonJSON = &state.DaemonJSON{Path: obs.config, Prior: lr.FileBefore}
+			prior := lr.FileBefore
+			if cfg.exists && cfg.doc.Empty() {
+				prior = state.PriorEmpty // disable puts back the exact bytes
+			}
+			tx.st.DaemonJSON = &state.DaemonJSON{Path: obs.config, Prior: prior}
 		}
 		if err := tx.writeConfig(newData, false); err != nil {
 			return tx.undo(ctx, err)

@@ -436,3 +436,22 @@ func TestEnableInChrootWithoutProc(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestEnableDisableEmptyFileGivesBackTheSameBytes(t *testing.T) {
+	for _, in := range []string{"", "\n", "  \r\n\t", "\xef\xbb\xbf\n"} {
+		e := newTestEnv(t)
+		e.write(daemonJSON, in)
+		if code, out, errOut := e.run("enable"); code != 0 {
+			t.Fatalf("%q: enable exit %d\n%s%s", in, code, out, errOut)
+		}
+		if code, out, errOut := e.run("disable"); code != 0 {
+			t.Fatalf("%q: disable exit %d\n%s%s", in, code, out, errOut)
+		}
+		if got := e.read(daemonJSON); got != in {
+			t.Errorf("enable+disable of %q left %q", in, got)
+		}
+		if e.d.liveRestore {
+			t.Errorf("%q: the daemon still has live restore on", in)
+		}
+	}
+}
