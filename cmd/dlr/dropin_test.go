@@ -107,3 +107,19 @@ func TestRealHostDefaults(t *testing.T) {
 		t.Errorf("defaults: %q %q %q", h.bufs.defaultExecRoot, h.unitDir, h.defaultConfig)
 	}
 }
+
+func TestStatusShowsLogBuffers(t *testing.T) {
+	e := newTestEnv(t)
+	fifo := filepath.Join(e.dir, "run/docker/containerd/abc123/init-stdout")
+	os.MkdirAll(filepath.Dir(fifo), 0o755)
+	syscall.Mkfifo(fifo, 0o600)
+	hold, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	code, out, _ := e.run("status")
+	if code != 0 || !strings.Contains(out, "log buffers:       1 streams of 1 containers, smallest 64K") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/state"
 	"github.com/docker-liverestore/dlr/sysctl"
 )
@@ -50,6 +51,11 @@ type statusReport struct {
 	// running daemon has it on too.
 	Enabled   bool `json:"enabled"`
 	Effective bool `json:"effective"`
+
+	// LogBuffers lists the running containers' log FIFOs and their sizes
+	// (F_GETPIPE_SZ); a full FIFO blocks the container while dockerd is
+	// down, so its size bounds the outage it rides out at a given log rate.
+	LogBuffers []logBuffer `json:"log_buffers,omitempty"`
 
 	// Unknown lists what status could not find out, and why.
 	Unknown []string `json:"unknown,omitempty"`
@@ -116,6 +122,10 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 		}
 	}
 
+	if obs.active {
+		h.scanBuffers(ctx, o, obs, s)
+	}
+
 	if v, err := sysctl.Running(h.procSys, sysctl.Key); err == nil {
 		s.PipeMaxSizeRunning = v
 	} else {
@@ -144,6 +154,29 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 		}
 	}
 	return nil
+}
+
+type logBuffer struct {
+	Container string `json:"container"`
+	Stream    string `json:"stream"`
+	Size      int64  `json:"size"`
+}
+
+// scanBuffers reads the log FIFO sizes of the running containers.
+func (h *host) scanBuffers(ctx context.Context, o options, obs *observed, s *statusReport) {
+	dir, _, _ := h.execRoot(o, h.dockerdCmdline(obs.pid))
+	streams, err := buffers.Scan(ctx, dir)
+	if err != nil {
+		s.Unknown = append(s.Unknown, "log buffers: "+err.Error())
+		return
+	}
+	for _, st := range streams {
+		if st.Err != nil {
+			s.Unknown = append(s.Unknown, "log buffer "+st.Path+": "+st.Err.Error())
+			continue
+		}
+		s.LogBuffers = append(s.LogBuffers, logBuffer{Container: st.Container, Stream: st.Name, Size: st.Size})
+	}
 }
 
 func (s *statusReport) writeText(w io.Writer) {
@@ -190,6 +223,18 @@ func (s *statusReport) writeText(w io.Writer) {
 		pms += ", at boot from " + s.PipeMaxSizeWinner
 	}
 	row("fs.pipe-max-size:", "%s", pms)
+	if len(s.LogBuffers) > 0 {
+		smallest, containers := s.LogBuffers[0].Size, map[string]bool{}
+		for _, b := range s.LogBuffers {
+			smallest = min(smallest, b.Size)
+			containers[b.Container] = true
+		}
+		note := ""
+		if smallest <= 64<<10 {
+			note = " (a container blocks once 64K of log output piles up while dockerd is down: dlr buffers grows them)"
+		}
+		row("log buffers:", "%d streams of %d containers, smallest %s%s", len(s.LogBuffers), len(containers), sizeText(smallest), note)
+	}
 	managed := "no (dlr has not changed daemon.json)"
 	if s.Managed {
 		managed = "yes (before dlr: live-restore " + s.Prior + "; dlr disable puts it back)"
