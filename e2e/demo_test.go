@@ -39,6 +39,11 @@ func TestDemo(t *testing.T) {
 	say("dlr enable: merge \"live-restore\": true, reload docker.service over D-Bus, verify")
 	sh("dlr enable")
 	sh("cat /etc/docker/daemon.json; docker info -f 'LiveRestoreEnabled={{.LiveRestoreEnabled}}'")
+	say("dlr status: the container's log buffer and the outage it rides out at its recent log rate")
+	time.Sleep(1500 * time.Millisecond) // let the log span more than a second
+	if st := sh("dlr status"); !strings.Contains(st, "blocks after") {
+		t.Errorf("dlr status does not estimate the outage the container rides out")
+	}
 
 	say("stop Docker (and its socket) for 5 seconds")
 	sh("systemctl stop docker docker.socket; systemctl is-active docker || true")

@@ -108,6 +108,7 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 		s.Enabled = s.FileLiveRestore == "true"
 	}
 
+	dataRoot := defaultDataRoot
 	if obs.active {
 		i, err := h.info(ctx, obs)
 		if err != nil {
@@ -115,6 +116,9 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 			s.daemonUnknown = true
 		} else {
 			s.DaemonLiveRestore, s.DaemonVersion, s.Swarm = boolWord(i.LiveRestore), i.Version, i.SwarmState
+			if i.RootDir != "" {
+				dataRoot = i.RootDir
+			}
 			s.Effective = s.Enabled && i.LiveRestore
 			if swarmActive(i.SwarmState) && s.Enabled {
 				s.Conflicts = append(s.Conflicts, fmt.Sprintf("swarm is %s and live restore is on: dockerd's next start will fail (%q)", i.SwarmState, swarmReason))
@@ -123,7 +127,7 @@ func status(ctx context.Context, h *host, o options, r *report) error {
 	}
 
 	if obs.active {
-		h.scanBuffers(ctx, o, obs, s)
+		h.scanBuffers(ctx, o, obs, s, dataRoot)
 	}
 
 	if v, err := sysctl.Running(h.procSys, sysctl.Key); err == nil {
@@ -160,10 +164,16 @@ type logBuffer struct {
 	Container string `json:"container"`
 	Stream    string `json:"stream"`
 	Size      int64  `json:"size"`
+	// Rate is the stream's recent output in bytes per second, from the tail
+	// of its json-file log; RideOut is Size/Rate in seconds, the outage the
+	// container rides out before it blocks. Both are absent where they
+	// cannot be known (another log driver, a quiet or new container).
+	Rate    *float64 `json:"rate,omitempty"`
+	RideOut *float64 `json:"ride_out_seconds,omitempty"`
 }
 
 // scanBuffers reads the log FIFO sizes of the running containers.
-func (h *host) scanBuffers(ctx context.Context, o options, obs *observed, s *statusReport) {
+func (h *host) scanBuffers(ctx context.Context, o options, obs *observed, s *statusReport, dataRoot string) {
 	dir, _, _ := h.execRoot(o, h.dockerdCmdline(obs.pid))
 	streams, err := buffers.Scan(ctx, dir)
 	if err != nil {
@@ -175,7 +185,16 @@ func (h *host) scanBuffers(ctx context.Context, o options, obs *observed, s *sta
 			s.Unknown = append(s.Unknown, "log buffer "+st.Path+": "+st.Err.Error())
 			continue
 		}
-		s.LogBuffers = append(s.LogBuffers, logBuffer{Container: st.Container, Stream: st.Name, Size: st.Size})
+		b := logBuffer{Container: st.Container, Stream: st.Name, Size: st.Size}
+		if rates, ok := recentLogRates(dataRoot, st.Container); ok && !st.Exec {
+			r := rates[st.Kind()]
+			b.Rate = &r
+			if r > 0 {
+				ride := float64(st.Size) / r
+				b.RideOut = &ride
+			}
+		}
+		s.LogBuffers = append(s.LogBuffers, b)
 	}
 }
 
@@ -234,6 +253,11 @@ func (s *statusReport) writeText(w io.Writer) {
 			note = " (a container blocks once 64K of log output piles up while dockerd is down: dlr buffers grows them)"
 		}
 		row("log buffers:", "%d streams of %d containers, smallest %s%s", len(s.LogBuffers), len(containers), sizeText(smallest), note)
+		for _, b := range s.LogBuffers {
+			if b.RideOut != nil {
+				row("", "%s/%s: %s at %.0f B/s recently: blocks after %.1f s of daemon outage", shortID(b.Container), b.Stream, sizeText(b.Size), *b.Rate, *b.RideOut)
+			}
+		}
 	}
 	managed := "no (dlr has not changed daemon.json)"
 	if s.Managed {
