@@ -64,4 +64,3 @@ func TestInterruptedEnable(t *testing.T) {
 		}
 	})
 }
-
