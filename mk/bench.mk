@@ -1,0 +1,28 @@
+# bench prints the speed figures of issue 7 (a measurement, not part of
+# `make test`): `dlr enable` on an already enabled host (the path config
+# management hits every run) against `jq -e` + `cmp`, on the host with
+# scratch paths and in the rig (bookworm, trixie: real systemd, D-Bus,
+# dockerd); `dlr enable` from off to verified on against a bare
+# `systemctl reload docker` plus polling `docker info`, in the same guest;
+# the static binary's size (`make build`); peak RSS of `dlr enable` and
+# `dlr status` (/usr/bin/time -v). BENCH_RUNS and BENCH_ROUNDS set the
+# sample sizes. Lines starting with FIGURE are the results (also written
+# to .cache/bench.txt).
+BENCH_RUNS ?= 51
+BENCH_ROUNDS ?= 7
+BENCH_APT := time jq
+
+.PHONY: bench bench-deps
+
+bench-deps:
+	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+bench: deps bench-deps build
+	@mkdir -p .cache; echo "FIGURE static binary size (make build): $$(stat -c %s bin/dlr) bytes ($$(numfmt --to=iec-i --suffix=B $$(stat -c %s bin/dlr)))" | tee .cache/bench.txt
+	@DLR_SPEED=1 DLR_SPEED_RUNS=$(BENCH_RUNS) DLR_SPEED_ROUNDS=$(BENCH_ROUNDS) DLR_SPEED_BIN=$(abspath bin/dlr) \
+	$(GO) test -tags e2e -count=1 -timeout 30m -v -run '^TestSpeed$$' ./e2e/ > .cache/bench.log 2>&1; \
+	rc=$$?; grep -E 'FIGURE| (dlr|shell): |--- FAIL|^FAIL' .cache/bench.log | sed 's/^ *speed_test.go:[0-9]*: //' | tee -a .cache/bench.txt; exit $$rc
