@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -119,5 +120,45 @@ func (p *progress) done() {
 	if p.on && p.shown {
 		fmt.Fprint(p.w, "\r\x1b[K")
 		p.shown = false
+	}
+}
+
+// waitingLine shows, on a terminal only, a line on stderr while enable,
+// disable, set or unset has run for more than half a second (they wait for
+// the lock, a reload job and dockerd's /info): "dlr enable: waiting (lock,
+// reload, dockerd's /info): 2.5 s". The returned function clears it; call
+// it before printing the report.
+func waitingLine(stderr io.Writer, cmd string, o options) func() {
+	switch {
+	case o.json || o.quiet || o.dryRun:
+		return func() {}
+	case cmd != "enable" && cmd != "disable" && cmd != "set" && cmd != "unset":
+		return func() {}
+	}
+	p := newProgress(stderr, isTerminalWriter(stderr))
+	if !p.on {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				p.done()
+				return
+			case <-t.C:
+				if d := time.Since(start); d >= 500*time.Millisecond {
+					p.show("dlr %s: waiting (lock, reload, dockerd's /info): %.1f s", cmd, d.Seconds())
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
 	}
 }

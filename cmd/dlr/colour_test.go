@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,10 +39,17 @@ func TestColourOffATerminal(t *testing.T) {
 
 // openPty returns the terminal end of a new pseudo-terminal.
 func openPty(t *testing.T) *os.File {
+	_, s := openPtyPair(t)
+	return s
+}
+
+// openPtyPair returns both ends of a new pseudo-terminal.
+func openPtyPair(t *testing.T) (master, terminal *os.File) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		t.Skipf("no pseudo-terminals: %v", err)
+		return nil, nil
 	}
 	t.Cleanup(func() { m.Close() })
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
@@ -56,7 +64,32 @@ func openPty(t *testing.T) *os.File {
 		t.Skipf("opening the terminal: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return m, s
+}
+
+func TestWaitingLine(t *testing.T) {
+	m, tty := openPtyPair(t)
+	t.Setenv("TERM", "xterm")
+	stop := waitingLine(tty, "enable", options{})
+	time.Sleep(800 * time.Millisecond)
+	stop()
+	buf := make([]byte, 4096)
+	m.SetReadDeadline(time.Now().Add(time.Second))
+	n, _ := m.Read(buf)
+	got := string(buf[:n])
+	if !strings.Contains(got, "dlr enable: waiting (lock, reload, dockerd's /info): 0.") || !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("waiting line %q", got)
+	}
+	for _, o := range []options{{json: true}, {quiet: true}, {dryRun: true}} {
+		stop := waitingLine(tty, "enable", o)
+		stop()
+	}
+	var b bytes.Buffer
+	waitingLine(&b, "enable", options{})()
+	waitingLine(tty, "status", options{})()
+	if b.Len() != 0 {
+		t.Errorf("waiting line off a terminal: %q", b.String())
+	}
 }
 
 func TestColourOnATerminal(t *testing.T) {

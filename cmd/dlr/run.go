@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 	r := newReport(cmd)
 	r.DryRun = o.dryRun
 	var err error
+	stopWaiting := waitingLine(stderr, cmd, o) // colour.go: terminals only
 	switch cmd {
 	case "enable":
 		err = enable(ctx, h, o, r)
@@ -104,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 	case "drill":
 		err = drill(ctx, h, o, r, os.Stdin, stderr)
 	}
+	stopWaiting()
 	code, kind := codeOf(err)
 	r.OK = err == nil
 	if err != nil {
