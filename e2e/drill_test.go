@@ -145,6 +145,26 @@ func TestDrill(t *testing.T) {
 			t.Errorf("interrupted drill: %d of 2 survived: %s", r.Drill.Survived, out)
 		}
 		t.Logf("%s: SIGTERM during the outage: docker.service active %v later, downtime %.2f s", suite, back.Round(time.Millisecond), r.Drill.Downtime)
+		// On a terminal (script(1) gives dlr a pseudo-terminal): the
+		// question, a countdown on stderr, colour; and no colour with
+		// NO_COLOR.
+		tty := g.Sh(t, `printf 'y\n' | TERM=xterm script -qec "dlr drill --seconds 2" /dev/null`)
+		if !strings.Contains(tty, "Continue? [y/N]") || !strings.Contains(tty, "docker is stopped: 1 s left") ||
+			!strings.Contains(tty, "\x1b[32mSURVIVED\x1b[0m") {
+			t.Errorf("drill on a terminal:\n%q", tty)
+		}
+		tty = g.Sh(t, `printf 'y\n' | NO_COLOR=1 TERM=xterm script -qec "dlr drill --seconds 1" /dev/null`)
+		if !strings.Contains(tty, "SURVIVED") || strings.Contains(tty, "\x1b[32m") {
+			t.Errorf("drill on a terminal with NO_COLOR:\n%q", tty)
+		}
+		if got := trimmed(t, g, "systemctl", "is-active", "docker.service"); got != "active" {
+			t.Errorf("docker.service %s after the terminal drills", got)
+		}
+		for name, pid := range pids {
+			if got := containerPID(t, g, name); got != pid {
+				t.Errorf("%s: PID %s -> %s after the terminal drills", name, pid, got)
+			}
+		}
 		if left := strings.TrimSpace(g.Sh(t, "pgrep -x dlr || true")); left != "" {
 			t.Errorf("dlr processes left: %s", left)
 		}
