@@ -8,6 +8,7 @@ DLR_SETTINGS=/etc/docker-liverestore/settings
 DLR_STATE_DIR=/var/lib/docker-liverestore
 DLR_LOCK=/run/lock/docker-liverestore.lock
 DLR_SYSCTL_DROPIN=/etc/sysctl.d/60-docker-liverestore.conf
+DLR_UNIT=docker-liverestore.service
 
 say() { printf 'docker-liverestore: %s\n' "$*"; }
 shout() { printf 'docker-liverestore: %s\n' "$*" >&2; }
@@ -142,6 +143,142 @@ do_disable() {
 		exit "$dlr_rc"
 	fi
 	return 1
+}
+
+# The watcher unit (docker-liverestore.service, `dlr watch`). It has no
+# Requires=, BindsTo= or PartOf= on docker.service: nothing done to it here
+# starts, stops or restarts dockerd.
+
+# units_why_not prints why the running systemd must not be asked to start,
+# stop or reload units, or nothing: what no_reload_reason says (DPKG_ROOT,
+# policy-rc.d 101), no /proc (a chroot, as dlr itself assumes), or systemd
+# not running (no /run/systemd/system, no systemctl).
+units_why_not() {
+	_u=$(no_reload_reason)
+	if [ -n "$_u" ]; then
+		echo "$_u"
+	elif [ ! -r /proc/1/comm ]; then
+		echo "no /proc (a chroot)"
+	elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+		echo "systemd is not running"
+	fi
+	return 0
+}
+
+# from_dpkg succeeds in a deb maintainer script that has init-system-helpers
+# (deb-systemd-helper, deb-systemd-invoke; Essential in Debian).
+from_dpkg() {
+	[ -n "${DPKG_MAINTSCRIPT_PACKAGE-}" ] &&
+		command -v deb-systemd-helper >/dev/null 2>&1 &&
+		command -v deb-systemd-invoke >/dev/null 2>&1
+}
+
+# systemd_reload makes the running systemd read the unit files again, when
+# it may be touched.
+systemd_reload() {
+	if [ -z "$(units_why_not)" ]; then
+		systemctl daemon-reload || shout "warning: systemctl daemon-reload failed"
+	fi
+	return 0
+}
+
+# watcher_enable enables the watcher for boot. Under dpkg, deb-systemd-helper
+# enables it on the first install (systemctl preset) and keeps an admin's
+# `systemctl disable` on upgrades; elsewhere (rpm) `systemctl enable`. In an
+# image (DPKG_ROOT) the links are made there. Never fatal.
+watcher_enable() {
+	if from_dpkg; then
+		if deb-systemd-helper --quiet was-enabled "$DLR_UNIT"; then
+			deb-systemd-helper enable "$DLR_UNIT" ||
+				shout "warning: deb-systemd-helper enable $DLR_UNIT failed"
+		else
+			say "$DLR_UNIT was disabled by the admin: leaving it disabled"
+			deb-systemd-helper update-state "$DLR_UNIT" || true
+		fi
+	elif command -v systemctl >/dev/null 2>&1; then
+		if in_image; then
+			systemctl --root="$DPKG_ROOT" enable "$DLR_UNIT" ||
+				shout "warning: systemctl enable $DLR_UNIT failed"
+		else
+			systemctl enable "$DLR_UNIT" ||
+				shout "warning: systemctl enable $DLR_UNIT failed"
+		fi
+	else
+		say "no systemctl: $DLR_UNIT is not enabled"
+	fi
+	return 0
+}
+
+# watcher_disable removes the watcher's enablement links while its unit file
+# is still there: rpm %preun, and deb prerm without deb-systemd-helper (with
+# it, postrm runs watcher_forget instead).
+watcher_disable() {
+	command -v systemctl >/dev/null 2>&1 || return 0
+	if in_image; then
+		systemctl --root="$DPKG_ROOT" disable "$DLR_UNIT" || true
+	else
+		systemctl --no-reload disable "$DLR_UNIT" || true
+	fi
+	return 0
+}
+
+# watcher_forget (deb postrm remove and purge) removes the links that
+# deb-systemd-helper made and its record of them, so that a later install
+# enables the watcher as a first one does.
+watcher_forget() {
+	if from_dpkg; then
+		deb-systemd-helper purge "$DLR_UNIT" || true
+	fi
+	return 0
+}
+
+# watcher_ctl ACTION: start (only if enabled), restart (if enabled or
+# running: starts it if enabled and stopped, so an upgrade from a package
+# without it starts it) or stop the watcher, when units_why_not allows; under
+# dpkg through deb-systemd-invoke, which asks policy-rc.d too. Never fatal.
+watcher_ctl() {
+	_why=$(units_why_not)
+	if [ -n "$_why" ]; then
+		say "$_why: not running '$1' on $DLR_UNIT"
+		return 0
+	fi
+	_rc=0
+	if from_dpkg; then
+		deb-systemd-invoke "$1" "$DLR_UNIT" </dev/null || _rc=$?
+	else
+		_a=$1
+		if ! systemctl -q is-enabled "$DLR_UNIT" 2>/dev/null; then
+			case "$1" in
+			start) _a= ;;
+			restart) _a=try-restart ;;
+			esac
+		fi
+		if [ -n "$_a" ]; then
+			systemctl "$_a" "$DLR_UNIT" </dev/null || _rc=$?
+		else
+			say "$DLR_UNIT is disabled: not starting it"
+		fi
+	fi
+	if [ "$_rc" != 0 ]; then
+		shout "warning: '$1' of $DLR_UNIT failed (exit $_rc); see 'systemctl status $DLR_UNIT'"
+	fi
+	return 0
+}
+
+# watcher_install WHAT (install or upgrade) enables the watcher (keeping an
+# admin's disable on a deb upgrade) and starts it, or on an upgrade restarts
+# it so that the new dlr runs. With ENABLE_ON_INSTALL=no it is neither
+# enabled nor started; an upgrade still restarts a running one.
+watcher_install() {
+	if is_yes ENABLE_ON_INSTALL yes; then
+		watcher_enable
+	fi
+	if [ "$1" = upgrade ]; then
+		watcher_ctl restart
+	elif is_yes ENABLE_ON_INSTALL yes; then
+		watcher_ctl start
+	fi
+	return 0
 }
 
 # purge_state removes everything dlr keeps outside the package's files: its
