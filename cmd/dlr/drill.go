@@ -263,6 +263,7 @@ func runDrill(ctx context.Context, h *drillHost, o options, r *report, stderr io
 	}
 	r.Actions = append(r.Actions, sub.Actions...)
 	r.Warnings = append(r.Warnings, sub.Warnings...)
+	r.Notes = append(r.Notes, sub.Notes...)
 	r.Buffers = sub.Buffers
 
 	d := &drillReport{Seconds: o.drillSeconds, Containers: []drillResult{}}
