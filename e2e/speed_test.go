@@ -177,8 +177,13 @@ done`, runs))
 	clock := median(times["clock"])
 	t.Logf("FIGURE %s guest (real systemd, D-Bus, dockerd %s): dlr enable when already enabled: median %s of %d runs; jq -e + cmp: median %s (timer overhead %s, not subtracted)",
 		suite, trimmed(t, g, "docker", "version", "-f", "{{.Server.Version}}"), ms(median(times["dlr"])), runs, ms(median(times["sh"])), ms(clock))
-	if st := g.MustExec(t, "sh", "-c", "dlr enable --json | jq -r .changed"); strings.TrimSpace(st) != "false" {
-		t.Fatalf("dlr enable changed something on an enabled host: %s", st)
+	// fs.pipe-max-size is the host's: a concurrent rig test that puts it
+	// back makes a run raise it again, which is a change; anything else is not.
+	if st := g.MustExec(t, "sh", "-c", "dlr enable --json | jq -c '[.changed, .actions]'"); !strings.HasPrefix(st, "[false,") {
+		if strings.Contains(st, "wrote") || !strings.Contains(st, "fs.pipe-max-size") {
+			t.Fatalf("dlr enable changed something on an enabled host: %s", st)
+		}
+		t.Logf("a run raised fs.pipe-max-size again (lowered by a concurrent test): %s", st)
 	}
 
 	// Off to verified on: dlr enable vs systemctl reload + polling docker info.
