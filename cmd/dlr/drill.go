@@ -236,9 +236,19 @@ func runDrill(ctx context.Context, h *drillHost, o options, r *report, stderr io
 	if err != nil {
 		return failed("listing the running containers: %v; nothing was stopped", err)
 	}
-	socketUnit := "docker.socket"
-	if svc == snapDockerService {
-		socketUnit = "" // Snap's dockerd has no socket unit
+	// docker.socket, where it exists (Snap's dockerd and some packagings
+	// have none).
+	socketUnit := ""
+	if svc != snapDockerService {
+		cctx, cancel := context.WithTimeout(ctx, h.callTimeout)
+		u, err := obs.sd.Unit(cctx, "docker.socket")
+		cancel()
+		if err != nil {
+			return failed("reading docker.socket from systemd: %v; nothing was stopped", err)
+		}
+		if u.LoadState != "" && u.LoadState != "not-found" {
+			socketUnit = "docker.socket"
+		}
 	}
 
 	if !o.yes {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/docker-liverestore/dlr/unit"
 )
 
 // drillFake adds Start and Stop to the fake systemd: stopping docker.service
@@ -82,6 +84,7 @@ func newDrillEnv(t *testing.T) *drillEnv {
 	e := newTestEnv(t)
 	d := &drillEnv{testEnv: e, f: &drillFake{fakeDaemon: e.d}}
 	e.d.liveRestore = true
+	e.d.units = map[string]unit.Unit{"docker.socket": {Name: "docker.socket", LoadState: "loaded", ActiveState: "active"}}
 	e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return d.f, nil }
 	d.before = []drillContainer{{ID: "aaaa", Name: "web", Pid: 101}, {ID: "bbbb", Name: "db", Pid: 102}}
 	d.after = d.before
@@ -281,5 +284,17 @@ func TestDrillStartLimit(t *testing.T) {
 	code, _, stderr = d.drill(context.Background(), "--yes")
 	if code != exitFailed || !strings.Contains(stderr, "starting docker.service again") || !strings.Contains(stderr, "systemctl start docker.socket docker.service") {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestDrillWithoutSocketUnit(t *testing.T) {
+	d := newDrillEnv(t)
+	d.d.units = nil // docker.socket: not-found
+	code, r, stderr := d.drill(context.Background(), "--yes")
+	if code != exitOK || strings.Join(d.f.calls, ",") != "stop docker.service,start docker.service" {
+		t.Fatalf("exit %d, calls %v: %s", code, d.f.calls, stderr)
+	}
+	if r.Actions[0] != "stopped docker.service" {
+		t.Errorf("actions %q", r.Actions)
 	}
 }
