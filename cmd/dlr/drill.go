@@ -257,9 +257,21 @@ func runDrill(ctx context.Context, h *drillHost, o options, r *report, stderr io
 		}
 		fmt.Fprintf(stderr, "This stops %s%s for %d s; %d running containers should keep running. Continue? [y/N] ",
 			svc, map[bool]string{true: " and " + socketUnit, false: ""}[socketUnit != ""], o.drillSeconds, len(before))
-		line, _ := bufio.NewReader(h.stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-			return refused("not confirmed; nothing was stopped")
+		// Read in the background: Ctrl-C (which cancels ctx, since main
+		// catches it) must end the wait for an answer too.
+		answer := make(chan string, 1)
+		go func() {
+			line, _ := bufio.NewReader(h.stdin).ReadString('\n')
+			answer <- line
+		}()
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stderr)
+			return refused("interrupted at the question; nothing was stopped")
+		case line := <-answer:
+			if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+				return refused("not confirmed; nothing was stopped")
+			}
 		}
 	}
 	if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -296,5 +297,18 @@ func TestDrillWithoutSocketUnit(t *testing.T) {
 	}
 	if r.Actions[0] != "stopped docker.service" {
 		t.Errorf("actions %q", r.Actions)
+	}
+}
+
+func TestDrillInterruptAtTheQuestion(t *testing.T) {
+	d := newDrillEnv(t)
+	r, w := io.Pipe() // no answer ever comes
+	defer w.Close()
+	d.dh.terminal, d.dh.stdin = true, r
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	code, _, stderr := d.drill(ctx)
+	if code != exitRefused || !strings.Contains(stderr, "interrupted at the question") || len(d.f.calls) != 0 {
+		t.Fatalf("exit %d, calls %v: %s", code, d.f.calls, stderr)
 	}
 }
