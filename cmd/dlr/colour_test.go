@@ -73,10 +73,19 @@ func TestWaitingLine(t *testing.T) {
 	stop := waitingLine(tty, "enable", options{})
 	time.Sleep(800 * time.Millisecond)
 	stop()
+	// A terminal hands its output over in pieces: read until the final
+	// clearing sequence (stop has written everything by now).
+	var all []byte
 	buf := make([]byte, 4096)
-	m.SetReadDeadline(time.Now().Add(time.Second))
-	n, _ := m.Read(buf)
-	got := string(buf[:n])
+	m.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for len(all) == 0 || !bytes.HasSuffix(all, []byte("s\r\x1b[K")) {
+		n, err := m.Read(buf)
+		all = append(all, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	got := string(all)
 	if !strings.Contains(got, "dlr enable: waiting (lock, reload, dockerd's /info): 0.") || !strings.HasSuffix(got, "\r\x1b[K") {
 		t.Errorf("waiting line %q", got)
 	}

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-liverestore/dlr/unit"
 )
@@ -121,5 +124,36 @@ func TestStatusShowsLogBuffers(t *testing.T) {
 	code, out, _ := e.run("status")
 	if code != 0 || !strings.Contains(out, "log buffers:       1 streams of 1 containers, smallest 64K") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+// When daemon.json already says true and dockerd started after the file
+// was last changed, enable does not need the Docker API at all.
+func TestEnableFastPathNeedsNoDockerAPI(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, "{\"live-restore\": true}\n")
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(e.config, old, old)
+	// dockerd (PID 4242) started 10 minutes ago; the machine booted an
+	// hour and a half ago.
+	boot := time.Now().Add(-90 * time.Minute).Unix()
+	ticks := (time.Now().Add(-10*time.Minute).Unix() - boot) * 100
+	e.write("proc/stat", "cpu 1 2 3\nbtime "+strconv.FormatInt(boot, 10)+"\n")
+	e.write("proc/4242/stat", "4242 (dockerd) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 10 0 "+strconv.FormatInt(ticks, 10)+" 100 200\n")
+	e.d.infoErr = errors.New("the Docker API must not be called")
+	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
+	if code, out, errOut := e.run("enable"); code != 0 || e.d.infoCalls != 0 {
+		t.Fatalf("exit %d, info calls %d\n%s%s", code, e.d.infoCalls, out, errOut)
+	}
+	code, out, errOut := e.run("enable", "--json")
+	if code != 0 || strings.Contains(out, "\"changed\": true") || e.d.infoCalls != 0 {
+		t.Errorf("second run: exit %d, info calls %d\n%s%s", code, e.d.infoCalls, out, errOut)
+	}
+	// A file changed after dockerd started: ask the daemon.
+	os.Chtimes(e.config, time.Now(), time.Now())
+	e.d.infoErr = nil
+	e.d.liveRestore = true
+	if code, _, _ := e.run("enable"); code != 0 || e.d.infoCalls == 0 {
+		t.Errorf("a newer file did not make dlr ask the daemon (info calls %d)", e.d.infoCalls)
 	}
 }

@@ -89,7 +89,17 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	}
 
 	var info *daemonInfo
-	if obs.active && (touch || o.dryRun) {
+	// The path config management takes on every run: the file already says
+	// true and dockerd started after it was last changed, so dockerd runs
+	// with live restore on. Then the Docker API is not needed at all (it is
+	// the slowest part of a run); the swarm check uses dockerd's state file.
+	if lrNow, _ := cfg.doc.LiveRestore(); lrNow && obs.active && h.startedWithFile(obs.pid, cfg.target) {
+		i := daemonInfo{LiveRestore: true}
+		info = &i
+		if p := h.swarmStateFile(cfg, obs); p != "" {
+			return refused("%s exists: this node is in swarm mode, where dockerd refuses to start with live restore (%q). Leave the swarm ('docker swarm leave') or turn live restore off", p, swarmReason)
+		}
+	} else if obs.active && (touch || o.dryRun) {
 		i, err := h.info(ctx, obs)
 		if err != nil {
 			return failed("%s is active but its API at %s does not answer: %v; nothing was changed", obs.svcName, obs.socket, err)

@@ -218,6 +218,7 @@ func (t *txn) reloadSettings(ctx context.Context, changes []guard.Change, doc *d
 	vctx, cancel := context.WithTimeout(ctx, h.verifyTimeout)
 	defer cancel()
 	nextLog := time.Now().Add(250 * time.Millisecond)
+	var poll backoff
 	for {
 		i, err := h.info(vctx, obs)
 		if err == nil {
@@ -240,7 +241,7 @@ func (t *txn) reloadSettings(ctx context.Context, changes []guard.Change, doc *d
 				msg += "; its log says: " + strings.Join(lines, " | ")
 			}
 			return fmt.Errorf("%s", msg)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(poll.next()):
 		}
 	}
 }

@@ -187,6 +187,7 @@ func (t *txn) reloadVerify(ctx context.Context, want bool) error {
 	defer cancel()
 	var last error
 	nextLog := time.Now().Add(time.Second)
+	var poll backoff
 	for {
 		i, err := h.info(vctx, obs)
 		if err == nil && i.LiveRestore == want {
@@ -216,7 +217,7 @@ func (t *txn) reloadVerify(ctx context.Context, want bool) error {
 				msg += "; last error: " + last.Error()
 			}
 			return errors.New(msg)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(poll.next()):
 		}
 	}
 }
@@ -355,6 +356,7 @@ func (t *txn) waitLiveRestore(ctx context.Context, want bool, d time.Duration) (
 	vctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var last error
+	var poll backoff
 	for {
 		i, err := t.h.info(vctx, t.obs)
 		if err == nil && i.LiveRestore == want {
@@ -366,7 +368,7 @@ func (t *txn) waitLiveRestore(ctx context.Context, want bool, d time.Duration) (
 		select {
 		case <-vctx.Done():
 			return false, last
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(poll.next()):
 		}
 	}
 }
@@ -387,4 +389,19 @@ func onOff(b bool) string {
 		return "enabled"
 	}
 	return "disabled"
+}
+
+// backoff paces the polling of /info after a reload: dockerd applies a
+// reload within milliseconds, so the first checks come quickly (5 ms,
+// doubling) and later ones every 100 ms.
+type backoff struct{ d time.Duration }
+
+func (b *backoff) next() time.Duration {
+	switch {
+	case b.d == 0:
+		b.d = 5 * time.Millisecond
+	case b.d < 100*time.Millisecond:
+		b.d = min(2*b.d, 100*time.Millisecond)
+	}
+	return b.d
 }
