@@ -143,6 +143,9 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 		if err := tx.applyDropIn(ctx, nil, tx.live); err != nil {
 			return tx.undo(ctx, err)
 		}
+		if err := tx.finishDaemonReload(ctx); err != nil {
+			return tx.undo(ctx, err)
+		}
 	}
 	if tx.live {
 		if err := tx.stopWatcher(ctx); err != nil {

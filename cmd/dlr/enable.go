@@ -202,13 +202,16 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		if !changed {
 			r.note("%s says true but the running dockerd does not: reloading to apply it", obs.config)
 		}
-		if err := tx.reloadVerify(ctx, true); err != nil {
+		if err := tx.reloadVerifyWithDaemonReload(ctx, true); err != nil {
 			return tx.undo(ctx, err)
 		}
 		lr.Daemon = "true"
 	default:
 		lr.Daemon = "true"
 		r.note("live restore is already enabled in the running daemon; nothing reloaded")
+	}
+	if err := tx.finishDaemonReload(ctx); err != nil {
+		return tx.undo(ctx, err)
 	}
 	if tx.live && obs.active {
 		// Live restore is on: make the containers' log buffers real, now

@@ -39,6 +39,8 @@ type txn struct {
 	reloaded      bool
 	dropIn        *dropInUndo // the docker.service drop-in as it was
 	startedWatch  bool        // the txn started the watcher
+	// daemonReloadDue: a drop-in changed and systemd has not re-read it.
+	daemonReloadDue bool
 	// live: the txn may touch the running system (/proc/sys, systemd, the
 	// daemon): not in a chroot and not with --no-reload.
 	live bool
