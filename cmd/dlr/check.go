@@ -219,6 +219,27 @@ func check(ctx context.Context, h *host, o options, r *report) error {
 		}
 	}
 
+	// 10. Log buffers: a 64K FIFO blocks its container after 64K of output
+	// while dockerd is down.
+	if info != nil {
+		st := &statusReport{}
+		h.scanBuffers(ctx, o, obs, st, defaultDataRoot)
+		small := 0
+		for _, b := range st.LogBuffers {
+			if b.Size <= 64<<10 {
+				small++
+			}
+		}
+		switch {
+		case len(st.LogBuffers) == 0:
+			c.add("log-buffers", "PASS", "log buffers hold an outage", "no container log FIFOs", "")
+		case small > 0:
+			c.add("log-buffers", "WARN", "log buffers hold an outage", fmt.Sprintf("%d of %d log FIFOs are 64K: their containers block after 64K of output while dockerd is down", small, len(st.LogBuffers)), "dlr enable (or dlr buffers)")
+		default:
+			c.add("log-buffers", "PASS", "log buffers hold an outage", fmt.Sprintf("%d log FIFOs, all larger than 64K", len(st.LogBuffers)), "")
+		}
+	}
+
 	if c.Fails > 0 {
 		return refused("%d check(s) failed", c.Fails)
 	}

@@ -37,6 +37,9 @@ func TestCheckStockThenEnabled(t *testing.T) {
 	if !strings.Contains(text, "fix: dlr enable") {
 		t.Errorf("no fix shown:\n%s", text)
 	}
+	if items["log-buffers"] != "PASS" {
+		t.Errorf("log-buffers with no FIFO: %s", items["log-buffers"])
+	}
 	e.run("enable")
 	code, items, text = checkItems(t, e)
 	if code != 0 || items["live-restore"] != "PASS" || items["killmode-docker.service"] != "PASS" || items["drift"] != "PASS" || items["version"] != "PASS" {
