@@ -112,6 +112,20 @@ func setKeys(ctx context.Context, h *host, o options, args []string, unset bool,
 	r.Validate = vr
 	if len(vr.Changes) == 0 && string(data) == string(cfg.data) {
 		r.note("%s already says so; nothing written", obs.config)
+		if o.dryRun {
+			return nil
+		}
+		// An earlier run that was interrupted after writing the same change
+		// left its pending mark (and maybe a temp file of the state): this
+		// run finishes it.
+		store := state.Store{Dir: h.stateDir}
+		if st, err := store.Load(); err == nil && st.Pending != nil {
+			r.warn("an earlier dlr %s (PID %d) was interrupted at step %q; the file already holds its change, so this run finishes it", st.Pending.Op, st.Pending.PID, st.Pending.Step)
+			st.Pending = nil
+			if err := store.Save(st); err != nil {
+				return failed("%v", err)
+			}
+		}
 		return nil
 	}
 	switch {

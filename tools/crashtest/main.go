@@ -63,9 +63,14 @@ var shapes = []shape{
 	{name: "symlink", link: true, before: []byte("{\n  \"storage-driver\": \"overlay2\"\n}\n")},
 }
 
+// setKey and setValue are what the "set" cycles write: a reloadable key
+// that no shape has.
+const setKey, setValue = "max-concurrent-downloads", "7"
+
 // reference is what an uninterrupted run does to a shape.
 type reference struct {
 	after    []byte // daemon.json after enable
+	setAfter []byte // daemon.json after `dlr set` of setKey
 	dropIn   []byte // the sysctl drop-in after enable
 	duration map[string][]time.Duration
 }
@@ -113,7 +118,7 @@ func main() {
 	passed, failed := 0, 0
 	for i := range *cycles {
 		sh := shapes[t.rng.IntN(len(shapes))]
-		op := []string{"enable", "disable"}[t.rng.IntN(2)]
+		op := []string{"enable", "disable", "set"}[t.rng.IntN(3)]
 		if probs := t.cycle(sh, op); len(probs) > 0 {
 			failed++
 			fmt.Printf("crash: cycle %d (%s, %s) FAILED:\n  %s\n", i, sh.name, op, strings.Join(probs, "\n  "))
@@ -178,6 +183,10 @@ func (t *tester) args(cmd string) []string {
 	switch cmd {
 	case "enable", "disable":
 		a = append(a, "--no-reload", "--lock-timeout", "5s")
+	case "set":
+		a = append(a, "--no-reload", "--lock-timeout", "5s", setKey+"="+setValue)
+	case "unset":
+		a = append(a, "--no-reload", "--lock-timeout", "5s", setKey)
 	case "status":
 		a = append(a, "--json")
 	}
@@ -264,6 +273,24 @@ func (t *tester) calibrate() error {
 				return fmt.Errorf("%s: enable then disable (no kill) left %q, want %q", sh.name, got, sh.before)
 			}
 		}
+		for range 5 {
+			if err := t.reset(sh); err != nil {
+				return err
+			}
+			code, out, d := t.run("set")
+			if code != 0 {
+				return fmt.Errorf("%s: set: exit %d\n%s", sh.name, code, out)
+			}
+			ref.duration["set"] = append(ref.duration["set"], d)
+			all = append(all, d)
+			ref.setAfter, _ = os.ReadFile(t.target(sh))
+			if code, out, _ := t.run("unset"); code != 0 {
+				return fmt.Errorf("%s: unset: exit %d\n%s", sh.name, code, out)
+			}
+			if got, _ := readMaybe(t.target(sh)); len(sh.before) > 0 && !bytes.Equal(got, sh.before) {
+				return fmt.Errorf("%s: set then unset (no kill) left %q, want %q", sh.name, got, sh.before)
+			}
+		}
 		if _, err := daemonjson.Parse(ref.after); err != nil || len(ref.after) == 0 {
 			return fmt.Errorf("%s: enable wrote an unparseable file: %v", sh.name, err)
 		}
@@ -299,6 +326,9 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 	}
 	// The file before and after the interrupted command.
 	before, after := sh.before, ref.after
+	if op == "set" {
+		after = ref.setAfter
+	}
 	if op == "disable" {
 		if code, out, _ := t.run("enable"); code != 0 {
 			return []string{fmt.Sprintf("setup enable: exit %d\n%s", code, out)}
@@ -356,7 +386,7 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 	backups, _ := filepath.Glob(filepath.Join(t.stateDir(), "backups", "daemon.json.*"))
 	for _, b := range backups {
 		data, _ := os.ReadFile(b)
-		if !bytes.Equal(data, sh.before) && !bytes.Equal(data, ref.after) {
+		if !bytes.Equal(data, sh.before) && !bytes.Equal(data, ref.after) && !bytes.Equal(data, ref.setAfter) {
 			bad("backup %s holds bytes daemon.json never had: %q", filepath.Base(b), data)
 		}
 	}
@@ -419,6 +449,17 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 		}
 		if left := t.tempFiles(); len(left) > 0 {
 			bad("temporary files left after disable: %v", left)
+		}
+	}
+	if op == "set" && len(sh.before) > 0 {
+		if code, out, _ := t.run("unset"); code != 0 {
+			bad("unset after the interrupted set: exit %d\n%s", code, out)
+		}
+		if got, ok := readMaybe(t.target(sh)); !ok || !bytes.Equal(got, sh.before) {
+			bad("unset after an interrupted set left %s, want the original %s", show(got, ok), show(sh.before, true))
+		}
+		if left := t.tempFiles(); len(left) > 0 {
+			bad("temporary files left after unset: %v", left)
 		}
 	}
 	if st3, err := (state.Store{Dir: t.stateDir()}).Load(); err == nil && (st3.DaemonJSON != nil || st3.Sysctl != nil || st3.Pending != nil) {
