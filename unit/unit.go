@@ -49,6 +49,9 @@ type Unit struct {
 	EnvironmentFiles []EnvFile
 	// Environment holds the Environment= assignments, "KEY=VALUE", in order.
 	Environment []string
+	// UnitFileState is "enabled", "disabled", "static", "masked"... (whether
+	// the unit starts at boot, as `systemctl is-enabled` says).
+	UnitFileState string
 	// RequiredBy, BoundBy and ConsistsOf name the units that have
 	// Requires=, BindsTo= or PartOf= on this one: systemd stops them with
 	// it (and, for BindsTo=/PartOf=, restarts them with it).
@@ -138,6 +141,7 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	get(unit, "SubState", &u.SubState)
 	get(unit, "FragmentPath", &u.FragmentPath)
 	get(unit, "DropInPaths", &u.DropInPaths)
+	get(unit, "UnitFileState", &u.UnitFileState)
 	get(unit, "RequiredBy", &u.RequiredBy)
 	get(unit, "BoundBy", &u.BoundBy)
 	get(unit, "ConsistsOf", &u.ConsistsOf)

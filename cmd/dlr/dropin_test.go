@@ -157,3 +157,13 @@ func TestEnableFastPathNeedsNoDockerAPI(t *testing.T) {
 		t.Errorf("a newer file did not make dlr ask the daemon (info calls %d)", e.d.infoCalls)
 	}
 }
+
+func TestEnableRespectsADisabledWatcher(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}}
+	code, out, _ := e.run("enable")
+	if code != 0 || len(e.d.started) != 0 || !strings.Contains(out, "is disabled: not starting it") {
+		t.Errorf("exit %d, started %v\n%s", code, e.d.started, out)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/docker-liverestore/dlr/buffers"
 )
@@ -49,6 +50,11 @@ func (t *txn) startWatcher(ctx context.Context) (bool, error) {
 	}
 	u := t.h.unitNamed(ctx, t.obs, watcherService)
 	if u == nil || u.LoadState != "loaded" || u.ActiveState == "active" {
+		return false, nil
+	}
+	if u.UnitFileState == "disabled" || strings.HasPrefix(u.UnitFileState, "masked") {
+		// The admin turned it off (systemctl disable or mask): respect it.
+		t.r.note("%s is %s: not starting it (systemctl enable --now %s turns it on)", watcherService, u.UnitFileState, watcherService)
 		return false, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, t.h.reloadTimeout)
