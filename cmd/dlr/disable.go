@@ -16,16 +16,11 @@ import (
 // previous fs.pipe-max-size comes back, and dockerd is reloaded and checked.
 // Live restore that was on before dlr stays on unless --force.
 func disable(ctx context.Context, h *host, o options, r *report) error {
-	if !o.dryRun && h.euid() != 0 {
-		return refused("dlr disable changes system files and needs root: run it with sudo (or use --dry-run to see what it would do)")
+	unlock, err := h.mutate(ctx, o, "disable")
+	if err != nil {
+		return err
 	}
-	if !o.dryRun {
-		unlock, err := h.lock(ctx)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-	}
+	defer unlock()
 	st, err := state.Store{Dir: h.stateDir}.Load()
 	if err != nil {
 		return failed("%v", err)

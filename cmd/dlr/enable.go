@@ -31,16 +31,11 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	if err != nil {
 		return usage("--pipe-max-size: %v", err)
 	}
-	if !o.dryRun && h.euid() != 0 {
-		return refused("dlr enable changes system files and needs root: run it with sudo (or use --dry-run to see what it would do)")
+	unlock, err := h.mutate(ctx, o, "enable")
+	if err != nil {
+		return err
 	}
-	if !o.dryRun {
-		unlock, err := h.lock(ctx)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-	}
+	defer unlock()
 	touch := !o.noReload
 	obs, err := h.observe(ctx, o.config, touch && !o.dryRun)
 	if err != nil {
@@ -297,6 +292,19 @@ func (h *host) info(ctx context.Context, obs *observed) (daemonInfo, error) {
 	cctx, cancel := context.WithTimeout(ctx, h.callTimeout)
 	defer cancel()
 	return h.docker(obs.socket).Info(cctx)
+}
+
+// mutate is the start of every command that changes the host: it needs
+// root, and takes dlr's lock so that runs do not interleave. A dry run needs
+// neither.
+func (h *host) mutate(ctx context.Context, o options, cmd string) (unlock func(), err error) {
+	if o.dryRun {
+		return func() {}, nil
+	}
+	if h.euid() != 0 {
+		return nil, refused("dlr %s changes system files and needs root: run it with sudo (or use --dry-run to see what it would do)", cmd)
+	}
+	return h.lock(ctx)
 }
 
 func (h *host) lock(ctx context.Context) (func(), error) {

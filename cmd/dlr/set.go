@@ -71,16 +71,11 @@ func setKeys(ctx context.Context, h *host, o options, args []string, unset bool,
 	if err != nil {
 		return err
 	}
-	if !o.dryRun && h.euid() != 0 {
-		return refused("dlr %s changes daemon.json and needs root: run it with sudo (or use --dry-run)", r.Command)
+	unlock, err := h.mutate(ctx, o, r.Command)
+	if err != nil {
+		return err
 	}
-	if !o.dryRun {
-		unlock, err := h.lock(ctx)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-	}
+	defer unlock()
 	touch := !o.noReload
 	obs, err := h.observe(ctx, o.config, touch && !o.dryRun)
 	if err != nil {
