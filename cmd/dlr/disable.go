@@ -25,25 +25,15 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 	if err != nil {
 		return failed("%v", err)
 	}
-	config := o.config
+	config, source := o.config, ""
 	if config == "" && st.DaemonJSON != nil {
-		config = st.DaemonJSON.Path // the file dlr changed
+		config, source = st.DaemonJSON.Path, "dlr's state" // the file dlr changed
 	}
-	touch := !o.noReload
-	obs, err := h.observe(ctx, config, touch && !o.dryRun)
+	obs, touch, err := h.observeForChange(ctx, o, config, source, r)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
-	if config != "" && o.config == "" {
-		obs.configSource = "dlr's state"
-	}
-	r.Config, r.ConfigSource = obs.config, obs.configSource
-	r.Warnings = append(r.Warnings, obs.warnings...)
-	if obs.chroot {
-		r.note("%s: writing files only, no daemon is touched", obs.chrootWhy)
-		touch = false
-	}
 	cfg, err := readConfig(obs.config)
 	if err != nil {
 		return err

@@ -36,18 +36,11 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return err
 	}
 	defer unlock()
-	touch := !o.noReload
-	obs, err := h.observe(ctx, o.config, touch && !o.dryRun)
+	obs, touch, err := h.observeForChange(ctx, o, o.config, "", r)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
-	r.Config, r.ConfigSource = obs.config, obs.configSource
-	r.Warnings = append(r.Warnings, obs.warnings...)
-	if obs.chroot {
-		r.note("%s: writing files only, no daemon is touched", obs.chrootWhy)
-		touch = false
-	}
 
 	st, err := state.Store{Dir: h.stateDir}.Load()
 	if err != nil {

@@ -129,6 +129,29 @@ func (h *host) observe(ctx context.Context, configFlag string, needBus bool) (*o
 	return o, nil
 }
 
+// observeForChange is observe for a command that changes the host: it
+// needs systemd's D-Bus unless no daemon is to be touched, and puts what it
+// found in the report (the daemon.json path and where it came from, or
+// source when given; warnings; a chroot). touch says whether the running
+// system may be touched: not with --no-reload and not in a chroot.
+func (h *host) observeForChange(ctx context.Context, o options, config, source string, r *report) (*observed, bool, error) {
+	touch := !o.noReload
+	obs, err := h.observe(ctx, config, touch && !o.dryRun)
+	if err != nil {
+		return nil, false, err
+	}
+	if source != "" {
+		obs.configSource = source
+	}
+	r.Config, r.ConfigSource = obs.config, obs.configSource
+	r.Warnings = append(r.Warnings, obs.warnings...)
+	if obs.chroot {
+		r.note("%s: writing files only, no daemon is touched", obs.chrootWhy)
+		touch = false
+	}
+	return obs, touch, nil
+}
+
 // readUnit reads docker.service (or Snap's dockerd unit) over D-Bus.
 func (h *host) readUnit(ctx context.Context, o *observed) error {
 	for _, name := range []string{dockerService, snapDockerService} {

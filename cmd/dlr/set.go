@@ -76,17 +76,11 @@ func setKeys(ctx context.Context, h *host, o options, args []string, unset bool,
 		return err
 	}
 	defer unlock()
-	touch := !o.noReload
-	obs, err := h.observe(ctx, o.config, touch && !o.dryRun)
+	obs, touch, err := h.observeForChange(ctx, o, o.config, "", r)
 	if err != nil {
 		return err
 	}
 	defer obs.close()
-	r.Config, r.ConfigSource = obs.config, obs.configSource
-	if obs.chroot {
-		r.note("%s: writing files only, no daemon is touched", obs.chrootWhy)
-		touch = false
-	}
 	cfg, err := readConfig(obs.config)
 	if err != nil {
 		return err
