@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"net/url"
 )
 
 // Info is the part of GET /info that dlr reads.
@@ -159,7 +158,7 @@ func (c *Client) Inspect(ctx context.Context, id string) (ContainerDetail, error
 	cl, cancel := c.begin(ctx)
 	defer cancel()
 	var d ContainerDetail
-	err := c.get(cl, "/containers/"+url.PathEscape(id)+"/json", true, &d)
+	err := c.get(cl, "/containers/"+pathEscape(id)+"/json", true, &d)
 	return d, err
 }
 
@@ -172,6 +171,6 @@ func (c *Client) Network(ctx context.Context, name string) (Network, error) {
 	cl, cancel := c.begin(ctx)
 	defer cancel()
 	var n Network
-	err := c.get(cl, "/networks/"+url.PathEscape(name), true, &n)
+	err := c.get(cl, "/networks/"+pathEscape(name), true, &n)
 	return n, err
 }

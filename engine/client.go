@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +29,6 @@ const maxBody = 64 << 20
 type Client struct {
 	socket  string
 	timeout time.Duration
-	http    *http.Client
 
 	mu      sync.Mutex
 	version string // API version for paths, "" until learned or if unusable
@@ -45,33 +41,16 @@ func New(socketPath string) *Client {
 	if socketPath == "" {
 		socketPath = DefaultSocket
 	}
-	c := &Client{socket: socketPath, timeout: DefaultTimeout}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "unix", socketPath)
-		if err != nil {
-			return nil, &dialError{err}
-		}
-		return conn, nil
-	}
-	c.http = &http.Client{
-		Transport: &http.Transport{
-			DialContext:         dial,
-			MaxIdleConnsPerHost: 2,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		},
-		// The daemon does not redirect; following one would leave the socket.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return c
+	return &Client{socket: socketPath, timeout: DefaultTimeout}
 }
 
 // Socket returns the socket path the client connects to.
 func (c *Client) Socket() string { return c.socket }
 
-// Close releases idle connections. The client stays usable.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+// Close does nothing: every call has its own connection, closed when the
+// call ends. It is kept for callers written when the client pooled idle
+// connections. The client stays usable.
+func (c *Client) Close() {}
 
 // UnreachableError means the daemon could not be reached at all: the socket
 // is missing, nothing listens on it, or it may not be opened. Err is the
@@ -98,12 +77,15 @@ type StatusError struct {
 	Message    string
 }
 
+// Error names the status with its usual reason phrase ("404 Not Found"),
+// not the one the daemon sent, which is not kept: dockerd sends the usual
+// ones.
 func (e *StatusError) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = "no message"
 	}
-	return fmt.Sprintf("%s on %s: daemon answered %d %s: %s", e.Endpoint, e.Socket, e.StatusCode, http.StatusText(e.StatusCode), msg)
+	return fmt.Sprintf("%s on %s: daemon answered %d %s: %s", e.Endpoint, e.Socket, e.StatusCode, statusText(e.StatusCode), msg)
 }
 
 // TimeoutError means Endpoint ("GET /v1.45/info") had not been fully
@@ -165,7 +147,7 @@ func (c *Client) get(cl call, path string, versioned bool, out any) error {
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
-		if cl.ctx.Err() != nil {
+		if ctxCause(cl.ctx, err) != nil {
 			return c.fail(cl, endpoint, err)
 		}
 		return fmt.Errorf("%s on %s: decoding the answer: %w", endpoint, c.socket, err)
@@ -174,14 +156,11 @@ func (c *Client) get(cl call, path string, versioned bool, out any) error {
 }
 
 // send sends GET path and returns the response when the daemon answered
-// 2xx; the caller closes its body. Any other status is a *StatusError.
-func (c *Client) send(cl call, path string) (*http.Response, string, error) {
+// 2xx; the caller closes its body. Any other status is a *StatusError: a
+// redirect (3xx) is not followed, as it would leave the socket.
+func (c *Client) send(cl call, path string) (*response, string, error) {
 	endpoint := "GET " + path
-	req, err := http.NewRequestWithContext(cl.ctx, http.MethodGet, "http://docker"+path, nil)
-	if err != nil {
-		return nil, endpoint, fmt.Errorf("%s on %s: %w", endpoint, c.socket, err)
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.roundTrip(cl.ctx, path)
 	if err != nil {
 		return nil, endpoint, c.fail(cl, endpoint, err)
 	}
@@ -198,7 +177,7 @@ func (c *Client) send(cl call, path string) (*http.Response, string, error) {
 
 // fail classifies an error from the exchange.
 func (c *Client) fail(cl call, endpoint string, err error) error {
-	switch ctxErr := cl.ctx.Err(); {
+	switch ctxErr := ctxCause(cl.ctx, err); {
 	case errors.Is(ctxErr, context.DeadlineExceeded):
 		return &TimeoutError{Socket: c.socket, Endpoint: endpoint, After: time.Since(cl.start).Round(time.Millisecond)}
 	case ctxErr != nil:
@@ -212,10 +191,6 @@ func (c *Client) fail(cl call, endpoint string, err error) error {
 			cause = op.Err // drop "dial unix <socket>:", which repeats the socket
 		}
 		return &UnreachableError{Socket: c.socket, Err: cause}
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // drop `Get "http://docker/...":`, which repeats the endpoint
 	}
 	return fmt.Errorf("%s on %s: %w", endpoint, c.socket, err)
 }
@@ -236,7 +211,20 @@ func daemonMessage(body []byte) string {
 	return s
 }
 
-var apiVersionRE = regexp.MustCompile(`^1\.[0-9]{1,3}$`)
+// usableVersion reports whether v is an API version to put in paths: "1."
+// and one to three digits.
+func usableVersion(v string) bool {
+	minor, ok := strings.CutPrefix(v, "1.")
+	if !ok || len(minor) < 1 || len(minor) > 3 {
+		return false
+	}
+	for i := 0; i < len(minor); i++ {
+		if !isDigit(minor[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // apiVersion returns the API version to put in paths, learning it from
 // /_ping on first use.
@@ -266,7 +254,7 @@ func (c *Client) ping(cl call) error {
 		return c.fail(cl, endpoint, err)
 	}
 	v := resp.Header.Get("Api-Version")
-	if !apiVersionRE.MatchString(v) {
+	if !usableVersion(v) {
 		v = "" // unversioned paths
 	}
 	c.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -68,7 +67,7 @@ func (c *Client) Events(ctx context.Context, filters map[string][]string) (*Even
 		if err != nil {
 			return nil, err
 		}
-		q = "?filters=" + url.QueryEscape(string(b))
+		q = "?filters=" + queryEscape(string(b))
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
