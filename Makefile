@@ -39,7 +39,7 @@ unit: deps
 
 # fuzz-short runs each fuzz target briefly (FUZZTIME); `make fuzz
 # FUZZTIME=10m` is the long run.
-FUZZ_TARGETS := ./daemonjson:FuzzSet ./guard:FuzzDiff
+FUZZ_TARGETS := ./daemonjson:FuzzSet ./guard:FuzzDiff ./engine:FuzzReadResponse
 fuzz-short fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
