@@ -66,7 +66,7 @@ func dial(ctx context.Context, where string, open func(...godbus.ConnOption) (*g
 		mu    sync.Mutex
 		buses []*godbus.Conn
 	)
-	dialBus := func() (*godbus.Conn, error) {
+	setup := func() (*godbus.Conn, error) {
 		bc, err := open(godbus.WithContext(life))
 		if err != nil {
 			return nil, err
@@ -84,6 +84,24 @@ func dial(ctx context.Context, where string, open func(...godbus.ConnOption) (*g
 			return nil, fmt.Errorf("hello: %w", err)
 		}
 		return bc, nil
+	}
+	// go-systemd opens its two connections one after the other; each
+	// takes several round trips (authentication, Hello). Set both up at
+	// the same time and hand them over as it asks.
+	type bus struct {
+		c   *godbus.Conn
+		err error
+	}
+	ready := make(chan bus, 2)
+	for range 2 {
+		go func() {
+			c, err := setup()
+			ready <- bus{c, err}
+		}()
+	}
+	dialBus := func() (*godbus.Conn, error) {
+		b := <-ready
+		return b.c, b.err
 	}
 
 	type result struct {

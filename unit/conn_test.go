@@ -32,10 +32,12 @@ func debianDocker() *fakeUnit {
 			Path: "/usr/sbin/dockerd", Argv: []string{"/usr/sbin/dockerd", "-H", "fd://", "$DOCKER_OPTS"},
 			StartUsec: 1700000000000000, StartMono: 12345678, PID: 4242,
 		}},
-		execReload:  []fakeExec{{Path: "/bin/kill", Argv: []string{"/bin/kill", "-s", "HUP", "$MAINPID"}}},
-		envFiles:    []fakeEnvFile{{Path: "/etc/default/docker", IgnoreError: true}, {Path: "/etc/docker/env", IgnoreError: false}},
-		environment: []string{"HTTP_PROXY=http://proxy:3128", "NO_PROXY=localhost"},
-		jobResult:   "done",
+		execReload:   []fakeExec{{Path: "/bin/kill", Argv: []string{"/bin/kill", "-s", "HUP", "$MAINPID"}}},
+		envFiles:     []fakeEnvFile{{Path: "/etc/default/docker", IgnoreError: true}, {Path: "/etc/docker/env", IgnoreError: false}},
+		environment:  []string{"HTTP_PROXY=http://proxy:3128", "NO_PROXY=localhost"},
+		controlGroup: "/system.slice/docker.service",
+		slice:        "system.slice",
+		jobResult:    "done",
 	}
 }
 
@@ -74,6 +76,7 @@ func TestUnit(t *testing.T) {
 		// An alias reports its unit's primary name.
 		"dockerd.service": {id: "docker.service", loadState: "loaded", activeState: "inactive", subState: "dead"},
 		"masked.service":  {id: "masked.service", loadState: "masked", activeState: "inactive", subState: "dead", fragmentPath: "/dev/null"},
+		"edited.service":  {id: "edited.service", loadState: "loaded", activeState: "inactive", subState: "dead", needDaemonReload: true},
 	}
 	c, _, _ := setup(t, units)
 
@@ -92,7 +95,9 @@ func TestUnit(t *testing.T) {
 				{Path: "/etc/default/docker", Optional: true},
 				{Path: "/etc/docker/env", Optional: false},
 			},
-			Environment: []string{"HTTP_PROXY=http://proxy:3128", "NO_PROXY=localhost"},
+			Environment:  []string{"HTTP_PROXY=http://proxy:3128", "NO_PROXY=localhost"},
+			Slice:        "system.slice",
+			ControlGroup: "/system.slice/docker.service",
 		}},
 		{"docker.socket", Unit{
 			Name: "docker.socket", LoadState: "loaded", ActiveState: "active", SubState: "listening",
@@ -107,6 +112,10 @@ func TestUnit(t *testing.T) {
 		{"masked.service", Unit{
 			Name: "masked.service", LoadState: "masked", ActiveState: "inactive", SubState: "dead",
 			FragmentPath: "/dev/null",
+		}},
+		{"edited.service", Unit{
+			Name: "edited.service", LoadState: "loaded", ActiveState: "inactive", SubState: "dead",
+			NeedDaemonReload: true,
 		}},
 	}
 	for _, tt := range tests {
@@ -478,5 +487,43 @@ func TestClose(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestUnitPath(t *testing.T) {
+	c, _, _ := setup(t, nil)
+	got, err := c.UnitPath(ctxTimeout(t, testTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, fakeUnitPath) {
+		t.Errorf("UnitPath = %q, want %q", got, fakeUnitPath)
+	}
+}
+
+func TestCgroupPath(t *testing.T) {
+	for _, tt := range []struct{ slice, name, want string }{
+		{"system.slice", "docker-liverestore.service", "/system.slice/docker-liverestore.service"},
+		{"", "x.service", "/system.slice/x.service"},
+		{"-.slice", "x.service", "/x.service"},
+		{"a-b-c.slice", "x.service", "/a.slice/a-b.slice/a-b-c.slice/x.service"},
+	} {
+		if got := CgroupPath(tt.slice, tt.name); got != tt.want {
+			t.Errorf("CgroupPath(%q, %q) = %q, want %q", tt.slice, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestStartQueued(t *testing.T) {
+	units := map[string]*fakeUnit{"w.service": {id: "w.service", loadState: "loaded", activeState: "inactive", subState: "dead"}}
+	c, f, _ := setup(t, units)
+	if err := c.StartQueued(ctxTimeout(t, testTimeout), "w.service"); err != nil {
+		t.Fatal(err)
+	}
+	if log := f.callLog(); len(log) != 1 || !strings.HasPrefix(log[0], "StartUnit w.service") {
+		t.Errorf("calls = %q", log)
+	}
+	if err := c.StartQueued(ctxTimeout(t, testTimeout), ""); !errors.Is(err, ErrNoSuchUnit) {
+		t.Errorf("empty name: %v", err)
 	}
 }

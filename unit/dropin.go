@@ -14,6 +14,11 @@ import (
 // ExecStop= lines add to the unit's lists wherever they sort.
 const StopHookDropIn = "zz-docker-liverestore.conf"
 
+// VendorUnitDir is where the packages install their copy of the drop-in
+// (VendorUnitDir/docker.service.d/[StopHookDropIn]). A file of the same name
+// in /etc/systemd/system/docker.service.d/ replaces it.
+const VendorUnitDir = "/usr/lib/systemd/system"
+
 // DropIn says what dlr's docker.service drop-in holds.
 type DropIn struct {
 	// DLR is the absolute path of the dlr binary (e.g. /usr/bin/dlr).
@@ -28,6 +33,9 @@ type DropIn struct {
 	// KillModeProcess adds KillMode=process, for a docker.service that
 	// lacks it: without it, stopping docker kills the containers.
 	KillModeProcess bool
+	// Packaged renders the copy the packages install in [VendorUnitDir]:
+	// only its header differs.
+	Packaged bool
 }
 
 // RenderDropIn returns dlr's docker.service drop-in (see [StopHookDropIn]
@@ -57,7 +65,12 @@ func RenderDropIn(d DropIn) ([]byte, error) {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("# Written by dlr (docker-liverestore); `dlr disable` removes it.\n")
+	if d.Packaged {
+		b.WriteString("# Installed by the docker-liverestore package, removed with it; dlr enable\n")
+		b.WriteString("# writes a copy to /etc/systemd/system where a host needs another one.\n")
+	} else {
+		b.WriteString("# Written by dlr (docker-liverestore); `dlr disable` removes it.\n")
+	}
 	b.WriteString("# \"-\": a failure of these commands never fails a start or a stop.\n")
 	b.WriteString("[Service]\n")
 	if d.Snapshot {

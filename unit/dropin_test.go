@@ -52,3 +52,28 @@ func TestRenderDropIn(t *testing.T) {
 		t.Error("a relative config path was accepted")
 	}
 }
+
+// TestRenderPackagedDropIn: the packages ship this file as
+// /usr/lib/systemd/system/docker.service.d/zz-docker-liverestore.conf
+// (packaging/zz-docker-liverestore.conf); dlr enable compares that file with
+// what it renders, so the two must stay byte for byte the same.
+func TestRenderPackagedDropIn(t *testing.T) {
+	got, err := RenderDropIn(DropIn{DLR: "/usr/bin/dlr", Config: "/etc/docker/daemon.json", Snapshot: true, Packaged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := filepath.Join("..", "packaging", StopHookDropIn)
+	if *updateGolden {
+		os.WriteFile(shipped, got, 0o644)
+	}
+	want, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("RenderDropIn(Packaged):\n%s\nwant (%s, shipped by the packages):\n%s", got, shipped, want)
+	}
+	if bytes.HasPrefix(got, []byte("# Written by dlr")) {
+		t.Error("the packaged drop-in has the header dlr disable removes files by")
+	}
+}

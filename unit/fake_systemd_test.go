@@ -43,6 +43,8 @@ type fakeUnit struct {
 	execStart, execReload                []fakeExec
 	envFiles                             []fakeEnvFile
 	environment                          []string
+	needDaemonReload                     bool
+	controlGroup, slice                  string
 
 	// jobResult is the result JobRemoved reports for jobs on this unit;
 	// "" means the job never finishes.
@@ -95,6 +97,9 @@ func startFakeSystemd(t *testing.T, addr string, units map[string]*fakeUnit) *fa
 		conn.Close()
 	})
 	if err := conn.Export(fakeManager{f}, managerPath, systemdManagerIface); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Export(fakeManagerProperties{}, managerPath, "org.freedesktop.DBus.Properties"); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.ExportSubtree(fakeProperties{f}, unitRoot, "org.freedesktop.DBus.Properties"); err != nil {
@@ -184,6 +189,20 @@ func (f *fakeSystemd) job(method, name, mode string) (godbus.ObjectPath, *godbus
 	return job, nil
 }
 
+// fakeUnitPath is what the fake manager reports as UnitPath.
+var fakeUnitPath = []string{"/etc/systemd/system.control", "/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system"}
+
+// fakeManagerProperties is exported as org.freedesktop.DBus.Properties on
+// the manager's path.
+type fakeManagerProperties struct{}
+
+func (fakeManagerProperties) Get(iface, prop string) (godbus.Variant, *godbus.Error) {
+	if iface == systemdManagerIface && prop == "UnitPath" {
+		return godbus.MakeVariant(fakeUnitPath), nil
+	}
+	return godbus.Variant{}, &godbus.Error{Name: "org.freedesktop.DBus.Error.UnknownProperty", Body: []any{"Unknown property " + prop}}
+}
+
 // fakeProperties is exported as org.freedesktop.DBus.Properties on every
 // path under /org/freedesktop/systemd1/unit.
 type fakeProperties struct{ f *fakeSystemd }
@@ -228,15 +247,16 @@ func (f *fakeSystemd) properties(msg godbus.Message, iface string) (map[string]g
 	switch {
 	case iface == systemdUnitIface:
 		return map[string]godbus.Variant{
-			"Id":           v(u.id),
-			"Names":        v([]string{u.id}),
-			"Description":  v("fake " + u.id),
-			"LoadState":    v(u.loadState),
-			"ActiveState":  v(u.activeState),
-			"SubState":     v(u.subState),
-			"FragmentPath": v(u.fragmentPath),
-			"DropInPaths":  sig(nonNil(u.dropIns), "as"),
-			"CanReload":    v(len(u.execReload) > 0),
+			"Id":               v(u.id),
+			"Names":            v([]string{u.id}),
+			"Description":      v("fake " + u.id),
+			"LoadState":        v(u.loadState),
+			"ActiveState":      v(u.activeState),
+			"SubState":         v(u.subState),
+			"FragmentPath":     v(u.fragmentPath),
+			"DropInPaths":      sig(nonNil(u.dropIns), "as"),
+			"NeedDaemonReload": v(u.needDaemonReload),
+			"CanReload":        v(len(u.execReload) > 0),
 		}, nil
 	case iface == "org.freedesktop.systemd1.Service" && strings.HasSuffix(name, ".service"):
 		return map[string]godbus.Variant{
@@ -248,6 +268,8 @@ func (f *fakeSystemd) properties(msg godbus.Message, iface string) (map[string]g
 			"ExecReload":       sig(nonNil(u.execReload), "a(sasbttttuii)"),
 			"EnvironmentFiles": sig(nonNil(u.envFiles), "a(sb)"),
 			"Environment":      sig(nonNil(u.environment), "as"),
+			"Slice":            v(u.slice),
+			"ControlGroup":     v(u.controlGroup),
 		}, nil
 	}
 	return nil, &godbus.Error{Name: "org.freedesktop.DBus.Error.UnknownInterface",

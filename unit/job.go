@@ -38,6 +38,19 @@ func (c *Conn) Start(ctx context.Context, name string) error {
 	return c.runJob(ctx, "StartUnit", name, c.sd.StartUnitContext)
 }
 
+// StartQueued asks systemd to start the unit (Manager.StartUnit, mode
+// "replace") and returns once systemd has queued the job, without waiting
+// for its result: the job runs whether or not the caller is still there.
+func (c *Conn) StartQueued(ctx context.Context, name string) error {
+	if name == "" {
+		return &Error{Op: "StartUnit", Kind: ErrNoSuchUnit, Err: errors.New("empty unit name")}
+	}
+	if _, err := c.sd.StartUnitContext(ctx, name, jobMode, nil); err != nil {
+		return c.callError("StartUnit "+name, err)
+	}
+	return nil
+}
+
 // Stop asks systemd to stop the unit (Manager.StopUnit, mode "replace") and
 // waits for the job's result, like [Conn.Reload]. What is stopped follows
 // the unit's KillMode: with KillMode=process only the main process.

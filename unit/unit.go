@@ -56,6 +56,14 @@ type Unit struct {
 	// Requires=, BindsTo= or PartOf= on this one: systemd stops them with
 	// it (and, for BindsTo=/PartOf=, restarts them with it).
 	RequiredBy, BoundBy, ConsistsOf []string
+	// Slice is the slice unit the unit's processes go in ("system.slice").
+	Slice string
+	// ControlGroup is the unit's cgroup ("/system.slice/docker.service"),
+	// "" while it has none (not running).
+	ControlGroup string
+	// NeedDaemonReload is true when the unit's files changed on disk since
+	// systemd loaded them (what it uses is then not what they say).
+	NeedDaemonReload bool
 }
 
 // Unit reads the unit called name, a full unit name such as
@@ -72,7 +80,19 @@ func (c *Conn) Unit(ctx context.Context, name string) (Unit, error) {
 	if name == "" {
 		return Unit{}, &Error{Op: "read unit", Kind: ErrNoSuchUnit, Err: errors.New("empty unit name")}
 	}
+	// The two interfaces are read at the same time: one round trip's wait.
+	var sp map[string]any
+	var spErr error
+	spDone := make(chan struct{})
+	isService := strings.HasSuffix(name, systemdServiceSuffix)
+	go func() {
+		defer close(spDone)
+		if isService {
+			sp, spErr = c.sd.GetUnitTypePropertiesContext(ctx, name, "Service")
+		}
+	}()
 	up, err := c.sd.GetUnitPropertiesContext(ctx, name)
+	<-spDone
 	if err != nil {
 		e := c.callError("GetAll "+systemdUnitIface+" "+name, err)
 		// On a unit's path these mean systemd could not make a unit of
@@ -83,12 +103,8 @@ func (c *Conn) Unit(ctx context.Context, name string) (Unit, error) {
 		}
 		return Unit{}, e
 	}
-	var sp map[string]any
-	if strings.HasSuffix(name, systemdServiceSuffix) {
-		sp, err = c.sd.GetUnitTypePropertiesContext(ctx, name, "Service")
-		if err != nil {
-			return Unit{}, c.callError("GetAll org.freedesktop.systemd1.Service "+name, err)
-		}
+	if spErr != nil {
+		return Unit{}, c.callError("GetAll org.freedesktop.systemd1.Service "+name, spErr)
 	}
 	u, err := parseUnit(name, up, sp)
 	if err != nil {
@@ -145,6 +161,7 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	get(unit, "RequiredBy", &u.RequiredBy)
 	get(unit, "BoundBy", &u.BoundBy)
 	get(unit, "ConsistsOf", &u.ConsistsOf)
+	get(unit, "NeedDaemonReload", &u.NeedDaemonReload)
 
 	var start, reload []execCommand
 	var files []envFileEntry
@@ -154,6 +171,8 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	get(service, "ExecReload", &reload)
 	get(service, "EnvironmentFiles", &files)
 	get(service, "Environment", &u.Environment)
+	get(service, "Slice", &u.Slice)
+	get(service, "ControlGroup", &u.ControlGroup)
 	if err := errors.Join(errs...); err != nil {
 		return Unit{}, err
 	}
@@ -182,4 +201,39 @@ func argvs(cmds []execCommand) [][]string {
 		out = append(out, c.Argv)
 	}
 	return out
+}
+
+// UnitPath returns the directories systemd loads unit files and drop-ins
+// from, most important first: the manager's UnitPath property (what
+// `systemd-analyze unit-paths` prints).
+func (c *Conn) UnitPath(ctx context.Context) ([]string, error) {
+	var v godbus.Variant
+	err := c.buses[0].Object(systemdBusName, "/org/freedesktop/systemd1").CallWithContext(ctx,
+		"org.freedesktop.DBus.Properties.Get", 0, systemdManagerIface, "UnitPath").Store(&v)
+	if err != nil {
+		return nil, c.callError("Get "+systemdManagerIface+" UnitPath", err)
+	}
+	var dirs []string
+	if err := godbus.Store([]any{v.Value()}, &dirs); err != nil {
+		return nil, &Error{Op: "read systemd's UnitPath", Err: err}
+	}
+	return dirs, nil
+}
+
+// CgroupPath returns the cgroup (as in /proc/PID/cgroup, "/system.slice/x.service")
+// systemd puts a unit's processes in: its slice's path, then its name.
+// A slice "a-b.slice" lies in "a.slice"; "-.slice" is the root.
+func CgroupPath(slice, name string) string {
+	if slice == "" {
+		slice = "system.slice"
+	}
+	path := "/"
+	if slice != "-.slice" {
+		base := strings.TrimSuffix(slice, ".slice")
+		parts := strings.Split(base, "-")
+		for i := range parts {
+			path += strings.Join(parts[:i+1], "-") + ".slice/"
+		}
+	}
+	return path + name
 }
