@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/docker-liverestore/dlr/atomicfile"
@@ -49,6 +50,71 @@ type State struct {
 	// Pending is set while an operation is under way and cleared when it
 	// ends; one found by a later run means that run was interrupted.
 	Pending *Pending `json:"pending,omitempty"`
+	// Verified is the last check of dlr enable that found everything in
+	// place (see [Verified]); any other change clears it.
+	Verified *Verified `json:"verified,omitempty"`
+}
+
+// Verified records what an enable saw when it had checked everything (the
+// file, systemd's units over D-Bus, the running dockerd through the Engine
+// API, the watcher, the sysctl settings): while the same dockerd and
+// watcher processes run, fs.pipe-max-size has the same value and none of
+// the files has changed, there is nothing to check again, so the next
+// enable needs neither D-Bus nor the Docker API.
+type Verified struct {
+	At           time.Time `json:"at"`
+	Config       string    `json:"config"`
+	ConfigSource string    `json:"config_source"`
+	PipeMaxSize  uint64    `json:"pipe_max_size"` // the size asked for
+	PipeRunning  uint64    `json:"pipe_running"`  // fs.pipe-max-size as it was
+	Dockerd      Process   `json:"dockerd"`
+	// WatcherProcs is the watcher's cgroup.procs file: it lists the
+	// watcher's process while it runs.
+	WatcherProcs string `json:"watcher_procs"`
+	// Files are stamped (see [Stamps]); Stamps is their digest.
+	Files  []string `json:"files"`
+	Stamps string   `json:"stamps"`
+}
+
+// UnmarshalJSON reads a record, or none from one it cannot read (such as
+// an older dlr's, of another shape): the record only saves work, and a
+// state that cannot be read stops every command.
+func (v *Verified) UnmarshalJSON(b []byte) error {
+	type plain Verified
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		*v = Verified{}
+		return nil
+	}
+	*v = Verified(p)
+	return nil
+}
+
+// Process names one process: the PID and its start time (in clock ticks
+// since boot, /proc/PID/stat field 22), which together never repeat.
+type Process struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+// Stamps returns a digest of what lstat(2) says of each path: device,
+// inode, mode, size, mtime and ctime, or that it is missing. A write to a
+// file changes its size or times, a rename its inode, and nothing sets
+// ctime back; a directory's times change when an entry is added, removed
+// or renamed. So equal digests mean the files' contents are as they were,
+// without reading them.
+func Stamps(paths []string) string {
+	h := sha256.New()
+	var st syscall.Stat_t
+	for _, p := range paths {
+		if err := syscall.Lstat(p, &st); err != nil {
+			fmt.Fprintf(h, "%s\x00-\n", p)
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00%d %d %o %d %d.%d %d.%d\n", p, st.Dev, st.Ino, st.Mode, st.Size,
+			st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // DaemonJSON records dlr's change to daemon.json.

@@ -116,3 +116,57 @@ func TestBackupsDirSymlinkRefused(t *testing.T) {
 		t.Errorf("wrote outside the state dir: %v", m)
 	}
 }
+
+// A record of another shape (an older dlr's) is dropped, not an error: it
+// only saves work, and an unreadable state stops every command.
+func TestLoadIgnoresARecordOfAnotherShape(t *testing.T) {
+	dir := t.TempDir()
+	body := `{"version": 1, "daemon_json": {"path": "/etc/docker/daemon.json", "prior": "absent"},
+  "verified": {"files": [{"path": "/etc/docker/daemon.json", "exists": true}]}}`
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Store{Dir: dir}.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if st.DaemonJSON == nil || st.DaemonJSON.Path != "/etc/docker/daemon.json" {
+		t.Errorf("the rest of the state was lost: %+v", st)
+	}
+	if st.Verified == nil || st.Verified.Dockerd.PID != 0 || len(st.Verified.Files) != 0 {
+		t.Errorf("record = %+v, want an empty one", st.Verified)
+	}
+	// A record of the current shape round-trips.
+	want := &Verified{Config: "/etc/docker/daemon.json", PipeMaxSize: 16 << 20, Dockerd: Process{PID: 60, Start: 99},
+		Files: []string{"/etc/docker/daemon.json"}, Stamps: Stamps([]string{"/etc/docker/daemon.json"})}
+	if err := (Store{Dir: dir}).Save(State{Verified: want}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Store{Dir: dir}.Load()
+	if err != nil || st.Verified == nil || st.Verified.Stamps != want.Stamps || st.Verified.Dockerd != want.Dockerd {
+		t.Errorf("round trip: %+v, %v", st.Verified, err)
+	}
+}
+
+func TestStamps(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "f")
+	os.WriteFile(f, []byte("a"), 0o644)
+	paths := []string{f, filepath.Join(dir, "missing"), dir}
+	a := Stamps(paths)
+	if Stamps(paths) != a {
+		t.Fatal("Stamps is not stable")
+	}
+	for name, change := range map[string]func(){
+		"rewrite same bytes": func() { time.Sleep(5 * time.Millisecond); os.WriteFile(f, []byte("a"), 0o644) },
+		"chmod":              func() { os.Chmod(f, 0o600) },
+		"create missing":     func() { os.WriteFile(filepath.Join(dir, "missing"), nil, 0o644) },
+		"new entry in dir":   func() { os.WriteFile(filepath.Join(dir, "other"), nil, 0o644) },
+	} {
+		b := Stamps(paths)
+		change()
+		if Stamps(paths) == b {
+			t.Errorf("%s: stamps unchanged", name)
+		}
+	}
+}

@@ -103,6 +103,25 @@ func Configured(d Dirs, key string) (Setting, []Setting, error) {
 	return winner, seen, nil
 }
 
+// Sources lists what [Configured] reads, for a caller that wants to notice
+// a change without reading it all again: the sysctl.d directories (adding,
+// removing or renaming a file changes its directory), every configuration
+// file and, for a symlink, what it resolves to, and /etc/sysctl.conf.
+func (d Dirs) Sources() ([]string, error) {
+	files, err := d.files()
+	if err != nil {
+		return nil, fmt.Errorf("reading sysctl configuration: %w", err)
+	}
+	out := d.sysctlDirs()
+	for _, f := range files {
+		out = append(out, f)
+		if t, err := filepath.EvalSymlinks(f); err == nil && t != f {
+			out = append(out, t)
+		}
+	}
+	return append(out, d.SysctlConf()), nil
+}
+
 // files lists the configuration files in the order they are applied.
 func (d Dirs) files() ([]string, error) {
 	type conf struct{ name, path string }

@@ -233,3 +233,33 @@ func TestDirsPaths(t *testing.T) {
 		t.Errorf("sysctlDirs() = %q", got)
 	}
 }
+
+func TestSources(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(root, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("etc/sysctl.conf", "fs.pipe-max-size = 1048576\n")
+	write("usr/lib/sysctl.d/50-x.conf", "kernel.pid_max = 4194304\n")
+	os.MkdirAll(filepath.Join(root, "etc/sysctl.d"), 0o755)
+	os.Symlink("../sysctl.conf", filepath.Join(root, "etc/sysctl.d/99-sysctl.conf"))
+	got, err := Dirs{Root: root}.Sources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		filepath.Join(root, "etc/sysctl.d"), filepath.Join(root, "run/sysctl.d"),
+		filepath.Join(root, "usr/local/lib/sysctl.d"), filepath.Join(root, "usr/lib/sysctl.d"),
+		filepath.Join(root, "lib/sysctl.d"),
+		filepath.Join(root, "usr/lib/sysctl.d/50-x.conf"),
+		filepath.Join(root, "etc/sysctl.d/99-sysctl.conf"), filepath.Join(root, "etc/sysctl.conf"),
+		filepath.Join(root, "etc/sysctl.conf"),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Sources:\n got %q\nwant %q", got, want)
+	}
+}
