@@ -343,7 +343,9 @@ func TestPackageFiles(t *testing.T) {
 	}
 
 	// rpm: the settings are config(noreplace); %post enables, %preun
-	// disables only on erase ($1 = 0); there is no %postun to undo things.
+	// disables only on erase ($1 = 0); %postun only has systemd re-read its
+	// units on erase (the drop-in and the watcher unit are gone) and undoes
+	// nothing.
 	if got := strings.TrimSpace(host("rpm", "-qp", "--configfiles", p.Cur.RPM)); got != pkgSettings {
 		t.Errorf("rpm --configfiles = %q, want %s", got, pkgSettings)
 	}
@@ -356,8 +358,22 @@ func TestPackageFiles(t *testing.T) {
 		"preuninstall scriptlet (using /bin/sh):",
 		"do_enable upgrade", "do_enable install",
 		`if [ "${1:-0}" = 0 ]; then`, "set -e")
-	if strings.Contains(scripts, "postuninstall scriptlet") || strings.Contains(scripts, "pretrans") {
+	if strings.Contains(scripts, "pretrans") || strings.Contains(scripts, "posttrans") {
 		t.Errorf("unexpected scriptlets:\n%s", scripts)
+	}
+	_, postun, ok := strings.Cut(scripts, "postuninstall scriptlet (using /bin/sh):")
+	if !ok {
+		t.Errorf("no %%postun:\n%s", scripts)
+	}
+	// The generated script is common.sh's functions, then rpm-postun.sh.
+	if i := strings.LastIndex(postun, "# rpm %postun"); i >= 0 {
+		body := postun[i:]
+		if !strings.Contains(body, `if [ "${1:-0}" = 0 ]; then`+"\n\tsystemd_reload") ||
+			strings.Contains(body, "do_disable") || strings.Contains(body, "purge_state") || strings.Contains(body, "do_enable") {
+			t.Errorf("%%postun does more than a daemon-reload on erase:\n%s", body)
+		}
+	} else {
+		t.Errorf("%%postun is not rpm-postun.sh:\n%s", postun)
 	}
 	if got := host("rpm", "-qp", "--recommends", p.Cur.RPM); !strings.Contains(got, "docker") {
 		t.Errorf("rpm recommends = %q", got)

@@ -1,17 +1,18 @@
-# deb postinst: configure runs `dlr enable` on install ($2 empty), reinstall
-# and upgrade ($2 = the version configured before), then enables and starts
-# the watcher (on an upgrade: restarts it, so that the new dlr runs).
+# deb postinst: configure enables and starts the watcher (on an upgrade:
+# restarts it, so that the new dlr runs), then runs `dlr enable` on install
+# ($2 empty), reinstall and upgrade ($2 = the version configured before).
 case "$1" in
 configure | reconfigure)
-	# systemd learns of a new or changed watcher unit first (`dlr enable`
-	# may start it).
+	# systemd learns of a new or changed watcher unit and the drop-in
+	# first; the watcher runs before `dlr enable`, which then finds every
+	# part in place (and records it: later runs need no D-Bus).
 	systemd_reload
 	if [ -z "${2-}" ]; then
-		do_enable install
 		watcher_install install
+		do_enable install
 	else
-		do_enable "upgrade from $2"
 		watcher_install upgrade
+		do_enable "upgrade from $2"
 	fi
 	;;
 abort-remove)
