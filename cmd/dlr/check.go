@@ -240,6 +240,21 @@ func check(ctx context.Context, h *host, o options, r *report) error {
 		}
 	}
 
+	// 11. The watcher, which grows the log buffers of new containers.
+	if obs.sd != nil {
+		u := h.unitNamed(ctx, obs, watcherService)
+		switch {
+		case u == nil || u.LoadState == "not-found":
+			c.add("watcher", "SKIP", watcherService+" runs", "not installed (the packages install it)", "")
+		case u.ActiveState == "active":
+			c.add("watcher", "PASS", watcherService+" runs", "", "")
+		case u.UnitFileState == "disabled" || strings.HasPrefix(u.UnitFileState, "masked"):
+			c.add("watcher", "WARN", watcherService+" runs", "it is "+u.UnitFileState+": containers started from now on keep 64K log buffers", "systemctl enable --now "+watcherService)
+		default:
+			c.add("watcher", "WARN", watcherService+" runs", "it is "+u.ActiveState+": containers started from now on keep 64K log buffers", "journalctl -u "+watcherService+"; then dlr enable (it starts it)")
+		}
+	}
+
 	if c.Fails > 0 {
 		return refused("%d check(s) failed", c.Fails)
 	}

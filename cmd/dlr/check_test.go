@@ -83,3 +83,26 @@ func TestEnableRefusesPendingDrift(t *testing.T) {
 		t.Errorf("--force: exit %d %s", code, errOut)
 	}
 }
+
+func TestCheckWatcher(t *testing.T) {
+	for _, tt := range []struct {
+		unit *unit.Unit
+		want string
+	}{
+		{nil, "SKIP"},
+		{&unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled"}, "PASS"},
+		{&unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled"}, "WARN"},
+		{&unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}, "WARN"},
+	} {
+		e := newTestEnv(t)
+		e.write(daemonJSON, orig)
+		e.d.units = map[string]unit.Unit{}
+		if tt.unit != nil {
+			e.d.units[watcherService] = *tt.unit
+		}
+		_, items, text := checkItems(t, e)
+		if items["watcher"] != tt.want {
+			t.Errorf("watcher %+v: %s, want %s\n%s", tt.unit, items["watcher"], tt.want, text)
+		}
+	}
+}

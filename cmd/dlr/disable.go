@@ -125,7 +125,7 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 	tx := newTxn(h, obs, cfg, st, r, "disable")
 	tx.live = !obs.chroot && !o.noReload
 	if obs.systemd || obs.chroot {
-		if err := tx.applyDropIn(ctx, nil, tx.live); err != nil {
+		if err := tx.removeDropIn(ctx, tx.live); err != nil {
 			return tx.undo(ctx, err)
 		}
 		if err := tx.finishDaemonReload(ctx); err != nil {
@@ -133,7 +133,7 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 		}
 	}
 	if tx.live {
-		if err := tx.stopWatcher(ctx); err != nil {
+		if err := tx.stopWatcher(ctx, false); err != nil {
 			return tx.undo(ctx, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -166,4 +167,95 @@ func TestEnableRespectsADisabledWatcher(t *testing.T) {
 	if code != 0 || len(e.d.started) != 0 || !strings.Contains(out, "is disabled: not starting it") {
 		t.Errorf("exit %d, started %v\n%s", code, e.d.started, out)
 	}
+}
+
+// The packages install the drop-in in /usr/lib/systemd/system: where it is
+// the right one for the host, enable writes no copy of its own and, once
+// systemd has read it, needs no daemon-reload; disable leaves it (it goes
+// with the package).
+func TestEnableUsesThePackagedDropIn(t *testing.T) {
+	const vendor = "usr/lib/systemd/system/docker.service.d/zz-docker-liverestore.conf"
+	for _, loaded := range []bool{true, false} {
+		t.Run("loaded="+strconv.FormatBool(loaded), func(t *testing.T) {
+			e := newTestEnv(t)
+			e.write(daemonJSON, orig)
+			b, err := unit.RenderDropIn(unit.DropIn{DLR: "/usr/bin/dlr", Config: e.config, Snapshot: true, Packaged: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.write(vendor, string(b))
+			if loaded {
+				e.d.svc.DropInPaths = []string{filepath.Join(e.dir, vendor)}
+			}
+			code, out, errOut := e.run("enable")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			}
+			if e.exists(dockerDropIn) {
+				t.Errorf("enable wrote %s although the packaged drop-in is right:\n%s", dockerDropIn, out)
+			}
+			want := 0
+			if !loaded {
+				want = 1
+			}
+			if e.d.daemonReloads != want {
+				t.Errorf("daemon-reloads = %d, want %d\n%s", e.d.daemonReloads, want, out)
+			}
+			if code, out, errOut := e.run("disable"); code != 0 {
+				t.Fatalf("disable exit %d\n%s%s", code, out, errOut)
+			}
+			if e.read(vendor) != string(b) {
+				t.Error("disable touched the packaged drop-in")
+			}
+		})
+	}
+}
+
+// A host the packaged drop-in does not fit (here: a unit without
+// KillMode=process) gets dlr's own copy in /etc, which replaces it.
+func TestEnableOverridesAPackagedDropInThatDoesNotFit(t *testing.T) {
+	const vendor = "usr/lib/systemd/system/docker.service.d/zz-docker-liverestore.conf"
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	b, _ := unit.RenderDropIn(unit.DropIn{DLR: "/usr/bin/dlr", Config: e.config, Snapshot: true, Packaged: true})
+	e.write(vendor, string(b))
+	e.d.svc.KillMode = "control-group"
+	e.d.svc.DropInPaths = []string{filepath.Join(e.dir, vendor)}
+	if code, out, errOut := e.run("enable"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(e.read(dockerDropIn), "KillMode=process") || e.d.daemonReloads != 1 {
+		t.Errorf("no KillMode=process copy in /etc (daemon-reloads %d)", e.d.daemonReloads)
+	}
+}
+
+// A rollback stops the watcher enable had systemd start, even when its
+// start job has not finished (the unit not yet active): the stop job
+// replaces the start job.
+func TestRollbackStopsAQueuedWatcher(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
+	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "enabled"}}
+	e.d.rejectAll = true
+	// The fake's start job "finishes" at once; make the unit look as if it
+	// were still starting when the rollback reads it.
+	e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return slowStart{e.d}, nil }
+	if code, out, errOut := e.run("enable"); code != exitFailed {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if len(e.d.started) != 1 || len(e.d.stopped) != 1 || e.d.stopped[0] != watcherService {
+		t.Errorf("started %v, stopped %v; want the watcher started and stopped again", e.d.started, e.d.stopped)
+	}
+}
+
+// slowStart queues a start that stays "activating"... as far as the unit's
+// state is concerned: it records the start without changing the state.
+type slowStart struct{ *fakeDaemon }
+
+func (s slowStart) StartQueued(ctx context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = append(s.started, name)
+	return nil
 }

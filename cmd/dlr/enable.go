@@ -36,6 +36,10 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return err
 	}
 	defer unlock()
+	if h.fastEnable(o, want, r) {
+		return nil
+	}
+	h.catchSignals()
 	obs, touch, err := h.observeForChange(ctx, o, o.config, "", r)
 	if err != nil {
 		return err
@@ -123,9 +127,9 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	needReload := touch && obs.active && (changed || (info != nil && !info.LiveRestore))
 	// dlr's docker.service drop-in: wherever systemd manages (or, in an image
 	// build, will manage) docker.service.
-	var dropIn []byte
+	var dropIn *dropInPlan
 	if obs.systemd || obs.chroot {
-		if dropIn, err = h.wantDropIn(obs); err != nil {
+		if dropIn, err = h.planDropIn(obs); err != nil {
 			return failed("%v", err)
 		}
 	}
@@ -138,13 +142,13 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 			r.note("%s already has \"live-restore\": true", obs.config)
 		}
 		sc.describe(r, true)
-		if dropIn != nil {
-			p := h.dropInPath(obs)
-			cur, err := os.ReadFile(p)
-			if d := unifiedDiff(p, cur, dropIn, err == nil, true); d != "" {
-				r.diff(p, d)
-				r.action("write %s and reload systemd's units (daemon-reload)", p)
-			}
+		switch {
+		case dropIn == nil:
+		case dropIn.write:
+			r.diff(dropIn.path, unifiedDiff(dropIn.path, dropIn.cur, dropIn.want, dropIn.exists, true))
+			r.action("write %s and reload systemd's units (daemon-reload)", dropIn.path)
+		case dropIn.unread:
+			r.action("reload systemd's units (daemon-reload): it has not read %s yet", dropIn.vendor)
 		}
 		if needReload {
 			r.action("reload %s over D-Bus (not restart) and wait until dockerd reports live restore enabled", obs.svcName)
@@ -178,6 +182,13 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	} else {
 		r.note("%s already has \"live-restore\": true; not written", obs.config)
 	}
+	if tx.live && obs.active && touch {
+		// Live restore is (being) turned on: the watcher grows the log
+		// buffers of containers started from now on. Its start does not
+		// depend on docker's reload, so it runs alongside it; undo waits
+		// for it and stops it again.
+		tx.startWatcherAsync(ctx)
+	}
 	switch {
 	case !touch && o.noReload:
 		r.note("--no-reload: no daemon was touched; live restore applies when dockerd next (re)loads its configuration")
@@ -202,15 +213,14 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return tx.undo(ctx, err)
 	}
 	if tx.live && obs.active {
-		// Live restore is on: make the containers' log buffers real, now
-		// and for containers started later (the watcher).
+		// Live restore is on: make the containers' log buffers real.
 		tx.growBuffers(ctx, o)
-		started, err := tx.startWatcher(ctx)
-		if err != nil {
-			return tx.undo(ctx, err)
-		}
-		tx.startedWatch = started
-		tx.changed = tx.changed || started
+	}
+	if err := tx.joinWatcher(); err != nil {
+		return tx.undo(ctx, err)
+	}
+	if tx.live && obs.active {
+		tx.recordVerified(ctx, want, lr.Daemon == "true")
 	}
 	if err := tx.commit(); err != nil {
 		return failed("%v", err)

@@ -30,6 +30,7 @@ type fakeDaemon struct {
 	reloadErr   error
 	infoErr     error
 	infoCalls   int
+	infoStale   bool // /info keeps reporting live restore off
 	running     int
 	mirrors     []string
 	debug       bool
@@ -38,6 +39,8 @@ type fakeDaemon struct {
 	units       map[string]unit.Unit // other units than docker.service
 
 	daemonReloads    int
+	unitPath         []string
+	unitPathCalls    int
 	started, stopped []string
 }
 
@@ -103,6 +106,10 @@ func (f *fakeDaemon) Start(ctx context.Context, name string) error {
 	return nil
 }
 
+func (f *fakeDaemon) StartQueued(ctx context.Context, name string) error {
+	return f.Start(ctx, name)
+}
+
 func (f *fakeDaemon) Stop(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -122,6 +129,13 @@ func (f *fakeDaemon) DaemonReload(ctx context.Context) error {
 
 func (f *fakeDaemon) Close() error { return nil }
 
+func (f *fakeDaemon) UnitPath(ctx context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unitPathCalls++
+	return f.unitPath, nil
+}
+
 func (f *fakeDaemon) Info(ctx context.Context) (daemonInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -129,7 +143,7 @@ func (f *fakeDaemon) Info(ctx context.Context) (daemonInfo, error) {
 	if f.infoErr != nil {
 		return daemonInfo{}, f.infoErr
 	}
-	return daemonInfo{LiveRestore: f.liveRestore, Version: "26.1.5", SwarmState: f.swarm,
+	return daemonInfo{LiveRestore: f.liveRestore && !f.infoStale, Version: "26.1.5", SwarmState: f.swarm,
 		Running: f.running, Mirrors: f.mirrors, Debug: f.debug}, nil
 }
 
@@ -166,6 +180,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	h.pidFile = filepath.Join(dir, "run/docker.pid")
 	h.root = dir
 	h.unitDir = filepath.Join(dir, "etc/systemd/system")
+	h.vendorUnitDir = filepath.Join(dir, "usr/lib/systemd/system")
+	h.cgroupRoot = filepath.Join(dir, "sys/fs/cgroup")
 	h.self = "/usr/bin/dlr"
 	h.bufs.defaultExecRoot = filepath.Join(dir, "run/docker")
 	h.euid = func() int { return 0 }

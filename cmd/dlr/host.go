@@ -22,8 +22,10 @@ type systemdAPI interface {
 	Unit(ctx context.Context, name string) (unit.Unit, error)
 	Reload(ctx context.Context, name string) error
 	Start(ctx context.Context, name string) error
+	StartQueued(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string) error
 	DaemonReload(ctx context.Context) error
+	UnitPath(ctx context.Context) ([]string, error)
 	Close() error
 }
 
@@ -65,7 +67,15 @@ type host struct {
 	dataRoot      string // "" = from daemon.json, flags, or /var/lib/docker
 	root          string // prefix for files read from the unit (env files)
 	unitDir       string // /etc/systemd/system: where dlr's docker.service drop-in goes
-	self          string // dlr's own absolute path, for the drop-in's hooks
+	vendorUnitDir string // /usr/lib/systemd/system: where the packages put their copy
+	cgroupRoot    string // /sys/fs/cgroup
+	self          string // dlr's own absolute path, for the drop-in's hooks ("": found when needed)
+	// catchSignals makes SIGINT and SIGTERM cancel the context given to run
+	// from now on (main's; tests leave it a no-op). Commands call it before
+	// they change anything: until then a signal just ends the process, which
+	// has done nothing. Installing the handler costs a thread, a measurable
+	// part of a run that has nothing to do (enable on an enabled host).
+	catchSignals func()
 
 	euid        func() int
 	dialSystemd func(ctx context.Context) (systemdAPI, error)
@@ -104,7 +114,9 @@ func newHost() *host {
 		pidFile:       defaultPidFile,
 		root:          "/",
 		unitDir:       "/etc/systemd/system",
-		self:          selfPath(),
+		vendorUnitDir: unit.VendorUnitDir,
+		cgroupRoot:    "/sys/fs/cgroup",
+		catchSignals:  func() {},
 		euid:          os.Geteuid,
 		dialSystemd: func(ctx context.Context) (systemdAPI, error) {
 			c, err := unit.Dial(ctx)
@@ -227,6 +239,15 @@ func errText(err error) string {
 
 // selfPath returns the absolute path of the running dlr binary, resolved
 // through symlinks ("/usr/bin/dlr" when installed by the package).
+// dlrPath returns dlr's own absolute path (h.self, else the running
+// executable with symlinks resolved).
+func (h *host) dlrPath() string {
+	if h.self == "" {
+		h.self = selfPath()
+	}
+	return h.self
+}
+
 func selfPath() string {
 	p, err := os.Executable()
 	if err != nil {

@@ -6,12 +6,22 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, newHost())
-	stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := newHost()
+	var once sync.Once
+	h.catchSignals = func() {
+		once.Do(func() {
+			c := make(chan os.Signal, 1)
+			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+			go func() { <-c; cancel() }()
+		})
+	}
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, h)
+	cancel()
 	os.Exit(code)
 }

@@ -83,6 +83,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 	r.DryRun = o.dryRun
 	var err error
 	stopWaiting := waitingLine(stderr, cmd, o) // colour.go: terminals only
+	if cmd != "enable" {
+		h.catchSignals() // enable does it after its fast path (fastpath.go)
+	}
 	switch cmd {
 	case "enable":
 		err = enable(ctx, h, o, r)
@@ -184,6 +187,7 @@ func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet 
 	hidden(&h.dockerSocket, "docker-socket", "the Docker API socket")
 	hidden(&h.pidFile, "pidfile", "dockerd's pid file, used without systemd")
 	hidden(&h.unitDir, "unit-dir", "where dlr's docker.service drop-in goes")
+	hidden(&h.vendorUnitDir, "vendor-unit-dir", "where the packages install their copy of the drop-in")
 	if cmd == "enable" || cmd == "disable" || cmd == "set" || cmd == "unset" {
 		fs.DurationVar(&h.verifyTimeout, "timeout", h.verifyTimeout, "how long to wait for dockerd to show the change")
 		fs.DurationVar(&h.lockTimeout, "lock-timeout", h.lockTimeout, "how long to wait for another dlr run to finish")

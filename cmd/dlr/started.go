@@ -13,25 +13,32 @@ import (
 // every Linux architecture dlr is built for.
 const userHZ = 100
 
-// processStart returns when a process started, from /proc/PID/stat (field
-// 22, in clock ticks since boot) and the boot time in /proc/stat.
-func (h *host) processStart(pid int) (time.Time, bool) {
+// startTicks returns when a process started, in clock ticks since boot
+// (/proc/PID/stat field 22): with the PID, it names one process for good.
+func (h *host) startTicks(pid int) (uint64, bool) {
 	stat, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return time.Time{}, false
+		return 0, false
 	}
 	// The command name (field 2) may hold spaces and parentheses: the
 	// fields after it start after the last ')'.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return time.Time{}, false
+		return 0, false
 	}
 	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 20 {
-		return time.Time{}, false
+		return 0, false
 	}
 	ticks, err := strconv.ParseUint(f[19], 10, 64) // field 22 overall
-	if err != nil {
+	return ticks, err == nil
+}
+
+// processStart returns when a process started, from its start ticks and
+// the boot time in /proc/stat.
+func (h *host) processStart(pid int) (time.Time, bool) {
+	ticks, ok := h.startTicks(pid)
+	if !ok {
 		return time.Time{}, false
 	}
 	pstat, err := os.ReadFile(filepath.Join(h.proc, "stat"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/docker-liverestore/dlr/daemonjson"
 	"github.com/docker-liverestore/dlr/state"
 	"github.com/docker-liverestore/dlr/sysctl"
+	"github.com/docker-liverestore/dlr/unit"
 )
 
 // txn carries out a change and remembers how to undo it: every file it
@@ -39,15 +41,26 @@ type txn struct {
 	reloaded      bool
 	dropIn        *dropInUndo // the docker.service drop-in as it was
 	startedWatch  bool        // the txn started the watcher
+	recorded      bool        // a new state.Verified is to be saved
+	// watcherWait waits for startWatcherAsync (nil if it did not run).
+	watcherWait func() error
+	watcherUnit *unit.Unit // the watcher as startWatcher read it
+	unitPath    []string   // systemd's unit path, read alongside
 	// daemonReloadDue: a drop-in changed and systemd has not re-read it.
 	daemonReloadDue bool
+	daemonReloaded  bool // a daemon-reload was asked for
 	// live: the txn may touch the running system (/proc/sys, systemd, the
 	// daemon): not in a chroot and not with --no-reload.
 	live bool
 }
 
 func newTxn(h *host, obs *observed, cfg *configFile, st state.State, r *report, op string) *txn {
-	return &txn{h: h, obs: obs, cfg: cfg, st: st, prior: st, r: r, op: op}
+	t := &txn{h: h, obs: obs, cfg: cfg, st: st, prior: st, r: r, op: op}
+	if op != "enable" {
+		// Only enable's own checks make a record; any other change ends it.
+		t.st.Verified = nil
+	}
+	return t
 }
 
 // applySysctl writes or removes the drop-in as planned and, if live, raises
@@ -178,38 +191,30 @@ func adoptInterruptedWrite(st *state.State, cfg *configFile) {
 func (t *txn) reloadVerify(ctx context.Context, want bool) error {
 	h, obs := t.h, t.obs
 	since := h.now()
+	vctx, cancel := context.WithTimeout(ctx, h.verifyTimeout)
+	defer cancel()
+	// dockerd announces every reload it applies with a "reload" event that
+	// carries the configuration it now runs with ("live-restore": "true"):
+	// listening for it (from before the reload) says at once what polling
+	// /info finds out later, each /info taking 10-20 ms on a busy daemon.
+	// /info is still polled, more slowly, in case the stream fails.
+	seen := t.watchReloadEvent(vctx, want)
 	if err := t.reload(ctx); err != nil {
 		return err
 	}
 	t.r.action("reloaded %s (dockerd re-read its configuration; nothing was restarted)", obs.svcName)
-	// Poll /info; every second also look for an error dockerd logged since
-	// the reload, so that a rejected file fails at once instead of after
-	// the whole timeout.
-	vctx, cancel := context.WithTimeout(ctx, h.verifyTimeout)
-	defer cancel()
+	// Every second also look for an error dockerd logged since the reload,
+	// so that a rejected file fails at once instead of after the whole
+	// timeout.
 	var last error
 	nextLog := time.Now().Add(time.Second)
 	var poll backoff
+	next := time.After(0)
+	if seen != nil {
+		poll.d = 100 * time.Millisecond
+		next = time.After(poll.d)
+	}
 	for {
-		i, err := h.info(vctx, obs)
-		if err == nil && i.LiveRestore == want {
-			t.r.action("verified: dockerd reports live restore %s", onOff(want))
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
-		if time.Now().After(nextLog) {
-			nextLog = time.Now().Add(time.Second)
-			// Only an error about the configuration ends the wait early
-			// ("unable to configure the Docker daemon with file ..."): an
-			// unrelated error logged meanwhile must not undo a good change.
-			for _, l := range h.journal(vctx, obs.svcName, since) {
-				if strings.Contains(strings.ToLower(l), "configur") {
-					return fmt.Errorf("dockerd rejected the new configuration: %s", l)
-				}
-			}
-		}
 		select {
 		case <-vctx.Done():
 			msg := fmt.Sprintf("dockerd did not report live restore %s within %s after the reload", onOff(want), h.verifyTimeout)
@@ -219,9 +224,61 @@ func (t *txn) reloadVerify(ctx context.Context, want bool) error {
 				msg += "; last error: " + last.Error()
 			}
 			return errors.New(msg)
-		case <-time.After(poll.next()):
+		case <-seen:
+			t.r.action("verified: dockerd's reload event reports live restore %s", onOff(want))
+			return nil
+		case <-next:
+			next = time.After(poll.next())
+			i, err := h.info(vctx, obs)
+			if err == nil && i.LiveRestore == want {
+				t.r.action("verified: dockerd reports live restore %s", onOff(want))
+				return nil
+			}
+			if err != nil {
+				last = err
+			}
+			if time.Now().After(nextLog) {
+				nextLog = time.Now().Add(time.Second)
+				// Only an error about the configuration ends the wait
+				// early ("unable to configure the Docker daemon with file
+				// ..."): an unrelated error logged meanwhile must not undo
+				// a good change.
+				for _, l := range h.journal(vctx, obs.svcName, since) {
+					if strings.Contains(strings.ToLower(l), "configur") {
+						return fmt.Errorf("dockerd rejected the new configuration: %s", l)
+					}
+				}
+			}
 		}
 	}
+}
+
+// watchReloadEvent opens dockerd's event stream for its "reload" events and
+// returns a channel that receives once one reports live restore as want;
+// nil when the stream cannot be opened. The stream ends with ctx.
+func (t *txn) watchReloadEvent(ctx context.Context, want bool) <-chan struct{} {
+	if t.h.bufs.events == nil {
+		return nil
+	}
+	stream, err := t.h.bufs.events(t.obs.socket).Events(ctx, map[string][]string{"type": {"daemon"}, "event": {"reload"}})
+	if err != nil {
+		return nil
+	}
+	seen := make(chan struct{})
+	go func() {
+		defer stream.Close()
+		for {
+			ev, err := stream.Next()
+			if err != nil {
+				return
+			}
+			if ev.Verb() == "reload" && ev.Actor.Attributes["live-restore"] == strconv.FormatBool(want) {
+				close(seen)
+				return
+			}
+		}
+	}()
+	return seen
 }
 
 func (t *txn) reload(ctx context.Context) error {
@@ -249,6 +306,9 @@ func (t *txn) reload(ctx context.Context) error {
 // ctx was cancelled (an interrupt must not leave a half-done change).
 func (t *txn) undo(ctx context.Context, cause error) error {
 	ctx = context.WithoutCancel(ctx)
+	if err := t.joinWatcher(); err != nil {
+		cause = errors.Join(cause, err)
+	}
 	var put, problems []string
 	if t.dropInWritten {
 		var err error
@@ -271,7 +331,7 @@ func (t *txn) undo(ctx context.Context, cause error) error {
 		}
 	}
 	if t.startedWatch {
-		if err := t.stopWatcher(ctx); err != nil {
+		if err := t.stopWatcher(ctx, true); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -379,7 +439,7 @@ func (t *txn) waitLiveRestore(ctx context.Context, want bool, d time.Duration) (
 // if anything was changed (or an earlier run's pending mark is to be
 // cleared). A run that changes nothing writes nothing.
 func (t *txn) commit() error {
-	if !t.changed && t.prior.Pending == nil {
+	if !t.changed && t.prior.Pending == nil && !t.recorded {
 		return nil
 	}
 	t.st.Pending = nil
