@@ -16,7 +16,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,44 +52,29 @@ type State struct {
 	// Pending is set while an operation is under way and cleared when it
 	// ends; one found by a later run means that run was interrupted.
 	Pending *Pending `json:"pending,omitempty"`
-	// Verified is the last check of dlr enable that found everything in
-	// place (see [Verified]); any other change clears it.
-	Verified *Verified `json:"verified,omitempty"`
 }
 
 // Verified records what an enable saw when it had checked everything (the
 // file, systemd's units over D-Bus, the running dockerd through the Engine
-// API, the watcher, the sysctl settings): while the same dockerd and
-// watcher processes run, fs.pipe-max-size has the same value and none of
+// API, the watcher, the sysctl settings): while the same dockerd process
+// runs, the watcher runs, fs.pipe-max-size has the same value and none of
 // the files has changed, there is nothing to check again, so the next
-// enable needs neither D-Bus nor the Docker API.
+// enable needs neither D-Bus nor the Docker API. It lives in its own file
+// ("verified", see [Store.SaveVerified]), read without reflection: the
+// whole point is to be quick.
 type Verified struct {
-	At           time.Time `json:"at"`
-	Config       string    `json:"config"`
-	ConfigSource string    `json:"config_source"`
-	PipeMaxSize  uint64    `json:"pipe_max_size"` // the size asked for
-	PipeRunning  uint64    `json:"pipe_running"`  // fs.pipe-max-size as it was
-	Dockerd      Process   `json:"dockerd"`
+	At           time.Time
+	Config       string
+	ConfigSource string
+	PipeMaxSize  uint64 // the size asked for
+	PipeRunning  uint64 // fs.pipe-max-size as it was
+	Dockerd      Process
 	// WatcherProcs is the watcher's cgroup.procs file: it lists the
 	// watcher's process while it runs.
-	WatcherProcs string `json:"watcher_procs"`
+	WatcherProcs string
 	// Files are stamped (see [Stamps]); Stamps is their digest.
-	Files  []string `json:"files"`
-	Stamps string   `json:"stamps"`
-}
-
-// UnmarshalJSON reads a record, or none from one it cannot read (such as
-// an older dlr's, of another shape): the record only saves work, and a
-// state that cannot be read stops every command.
-func (v *Verified) UnmarshalJSON(b []byte) error {
-	type plain Verified
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		*v = Verified{}
-		return nil
-	}
-	*v = Verified(p)
-	return nil
+	Files  []string
+	Stamps string
 }
 
 // Process names one process: the PID and its start time (in clock ticks
@@ -106,13 +93,21 @@ type Process struct {
 func Stamps(paths []string) string {
 	h := sha256.New()
 	var st syscall.Stat_t
+	b := make([]byte, 0, 256)
 	for _, p := range paths {
+		b = append(b[:0], p...)
+		b = append(b, 0)
 		if err := syscall.Lstat(p, &st); err != nil {
-			fmt.Fprintf(h, "%s\x00-\n", p)
-			continue
+			b = append(b, '-')
+		} else {
+			for _, n := range []int64{int64(st.Dev), int64(st.Ino), int64(st.Mode), st.Size,
+				st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec} {
+				b = strconv.AppendInt(b, n, 10)
+				b = append(b, ' ')
+			}
 		}
-		fmt.Fprintf(h, "%s\x00%d %d %o %d %d.%d %d.%d\n", p, st.Dev, st.Ino, st.Mode, st.Size,
-			st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+		b = append(b, '\n')
+		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -170,6 +165,10 @@ func (s Store) Load() (State, error) {
 // Save writes the state atomically.
 func (s Store) Save(st State) error {
 	if err := s.ensureDir(); err != nil {
+		return err
+	}
+	// Any change of the state ends the record (it covers state.json too).
+	if err := os.Remove(filepath.Join(s.Dir, verifiedName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	st.Version = 1
@@ -254,4 +253,109 @@ func (s Store) SaveFile(name string, b []byte) error {
 	}
 	_, err := atomicfile.Replace(filepath.Join(s.Dir, name), b, atomicfile.Options{Mode: 0o600})
 	return err
+}
+
+// verifiedName is the record's file in the state directory.
+const verifiedName = "verified"
+
+// SaveVerified writes the record, after the state it goes with: it adds
+// state.json to the files it covers and computes the digest, so that any
+// later change of the state (an operation starting, another command) ends
+// it. The format is one "key value" line each, strings quoted as in Go.
+func (s Store) SaveVerified(v Verified) error {
+	if err := s.ensureDir(); err != nil {
+		return err
+	}
+	v.Files = append(v.Files[:len(v.Files):len(v.Files)], filepath.Join(s.Dir, fileName))
+	v.Stamps = Stamps(v.Files)
+	b := []byte("# dlr's record of its last full check (see dlr enable in dlr(8)); any change ends it\nversion 1\n")
+	line := func(key string, vals ...string) {
+		b = append(b, key...)
+		for _, x := range vals {
+			b = append(b, ' ')
+			b = append(b, x...)
+		}
+		b = append(b, '\n')
+	}
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	line("at", v.At.UTC().Format(time.RFC3339Nano))
+	line("config", strconv.Quote(v.Config))
+	line("config-source", strconv.Quote(v.ConfigSource))
+	line("pipe-max-size", u(v.PipeMaxSize))
+	line("pipe-running", u(v.PipeRunning))
+	line("dockerd", strconv.Itoa(v.Dockerd.PID), u(v.Dockerd.Start))
+	line("watcher-procs", strconv.Quote(v.WatcherProcs))
+	line("stamps", v.Stamps)
+	for _, f := range v.Files {
+		line("file", strconv.Quote(f))
+	}
+	_, err := atomicfile.Replace(filepath.Join(s.Dir, verifiedName), b, atomicfile.Options{Mode: 0o600})
+	return err
+}
+
+// Recorded reports whether old (as LoadVerified read it) already records
+// v, as SaveVerified would write it now, whenever it was taken.
+func (s Store) Recorded(old *Verified, v Verified) bool {
+	if old == nil {
+		return false
+	}
+	v.Files = append(v.Files[:len(v.Files):len(v.Files)], filepath.Join(s.Dir, fileName))
+	v.Stamps = Stamps(v.Files)
+	v.At = old.At
+	return reflect.DeepEqual(*old, v)
+}
+
+// LoadVerified reads the record; nil when there is none or it cannot be
+// read (such as one of another version): it only saves work.
+func (s Store) LoadVerified() *Verified {
+	b, err := os.ReadFile(filepath.Join(s.Dir, verifiedName))
+	if err != nil {
+		return nil
+	}
+	v := &Verified{}
+	var version bool
+	for _, l := range strings.Split(string(b), "\n") {
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		key, val, _ := strings.Cut(l, " ")
+		var err error
+		switch key {
+		case "version":
+			version = val == "1"
+		case "at":
+			v.At, err = time.Parse(time.RFC3339Nano, val)
+		case "config":
+			v.Config, err = strconv.Unquote(val)
+		case "config-source":
+			v.ConfigSource, err = strconv.Unquote(val)
+		case "pipe-max-size":
+			v.PipeMaxSize, err = strconv.ParseUint(val, 10, 64)
+		case "pipe-running":
+			v.PipeRunning, err = strconv.ParseUint(val, 10, 64)
+		case "dockerd":
+			pid, start, _ := strings.Cut(val, " ")
+			if v.Dockerd.PID, err = strconv.Atoi(pid); err == nil {
+				v.Dockerd.Start, err = strconv.ParseUint(start, 10, 64)
+			}
+		case "watcher-procs":
+			v.WatcherProcs, err = strconv.Unquote(val)
+		case "stamps":
+			v.Stamps = val
+		case "file":
+			var f string
+			if f, err = strconv.Unquote(val); err == nil {
+				v.Files = append(v.Files, f)
+			}
+		default:
+			return nil
+		}
+		if err != nil {
+			return nil
+		}
+	}
+	if !version || v.Stamps == "" || len(v.Files) == 0 {
+		return nil
+	}
+	return v
 }

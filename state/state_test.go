@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -117,34 +118,55 @@ func TestBackupsDirSymlinkRefused(t *testing.T) {
 	}
 }
 
-// A record of another shape (an older dlr's) is dropped, not an error: it
-// only saves work, and an unreadable state stops every command.
-func TestLoadIgnoresARecordOfAnotherShape(t *testing.T) {
+// The record round-trips, covers state.json, and any state change ends it;
+// a record dlr cannot read (another version's, damaged) is none.
+func TestVerifiedRecord(t *testing.T) {
 	dir := t.TempDir()
-	body := `{"version": 1, "daemon_json": {"path": "/etc/docker/daemon.json", "prior": "absent"},
-  "verified": {"files": [{"path": "/etc/docker/daemon.json", "exists": true}]}}`
-	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(body), 0o600); err != nil {
+	s := Store{Dir: dir}
+	if err := s.Save(State{DaemonJSON: &DaemonJSON{Path: "/etc/docker/daemon.json", Prior: PriorAbsent}}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := Store{Dir: dir}.Load()
-	if err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	if st.DaemonJSON == nil || st.DaemonJSON.Path != "/etc/docker/daemon.json" {
-		t.Errorf("the rest of the state was lost: %+v", st)
-	}
-	if st.Verified == nil || st.Verified.Dockerd.PID != 0 || len(st.Verified.Files) != 0 {
-		t.Errorf("record = %+v, want an empty one", st.Verified)
-	}
-	// A record of the current shape round-trips.
-	want := &Verified{Config: "/etc/docker/daemon.json", PipeMaxSize: 16 << 20, Dockerd: Process{PID: 60, Start: 99},
-		Files: []string{"/etc/docker/daemon.json"}, Stamps: Stamps([]string{"/etc/docker/daemon.json"})}
-	if err := (Store{Dir: dir}).Save(State{Verified: want}); err != nil {
+	cfg := filepath.Join(dir, "daemon.json")
+	os.WriteFile(cfg, []byte("{}"), 0o644)
+	want := Verified{At: time.Date(2026, 11, 25, 23, 7, 15, 123, time.UTC), Config: "/etc/docker/daemon.json",
+		ConfigSource: "--config-file in docker.service ExecStart", PipeMaxSize: 16 << 20, PipeRunning: 16 << 20,
+		Dockerd: Process{PID: 60, Start: 99}, WatcherProcs: "/sys/fs/cgroup/system.slice/x y.service/cgroup.procs",
+		Files: []string{cfg, "/path with\nnewline"}}
+	if err := s.SaveVerified(want); err != nil {
 		t.Fatal(err)
 	}
-	st, err = Store{Dir: dir}.Load()
-	if err != nil || st.Verified == nil || st.Verified.Stamps != want.Stamps || st.Verified.Dockerd != want.Dockerd {
-		t.Errorf("round trip: %+v, %v", st.Verified, err)
+	got := s.LoadVerified()
+	want.Files = append(want.Files, filepath.Join(dir, "state.json"))
+	want.Stamps = Stamps(want.Files)
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
+	}
+	if Stamps(got.Files) != got.Stamps {
+		t.Error("the record does not match right after it was written")
+	}
+	// Another change of the state ends it.
+	if err := s.Save(State{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.LoadVerified() != nil {
+		t.Error("Save left the record")
+	}
+	for name, body := range map[string]string{
+		"another version": "version 2\nstamps ab\nfile \"/x\"\n",
+		"unknown key":     "version 1\nstamps ab\nfile \"/x\"\nwatcher 1 2\n",
+		"bad quoting":     "version 1\nstamps ab\nfile /x\n",
+		"no files":        "version 1\nstamps ab\n",
+		"bad number":      "version 1\nstamps ab\nfile \"/x\"\ndockerd 60 x\n",
+	} {
+		os.WriteFile(filepath.Join(dir, "verified"), []byte(body), 0o600)
+		if v := s.LoadVerified(); v != nil {
+			t.Errorf("%s: read as %+v", name, v)
+		}
+	}
+	// A state.json with the member an earlier build kept there loads.
+	os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"version": 1, "verified": {"files": [{"path": "/x"}]}}`), 0o600)
+	if _, err := s.Load(); err != nil {
+		t.Errorf("Load: %v", err)
 	}
 }
 

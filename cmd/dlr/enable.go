@@ -31,15 +31,15 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	if err != nil {
 		return usage("--pipe-max-size: %v", err)
 	}
+	if h.fastEnable(o, want, r) {
+		return nil
+	}
+	h.catchSignals()
 	unlock, err := h.mutate(ctx, o, "enable")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if h.fastEnable(o, want, r) {
-		return nil
-	}
-	h.catchSignals()
 	obs, touch, err := h.observeForChange(ctx, o, o.config, "", r)
 	if err != nil {
 		return err

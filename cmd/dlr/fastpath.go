@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 
@@ -17,7 +16,8 @@ import (
 // The path config management takes on every run of an enabled host: an
 // earlier enable checked everything (daemon.json, docker.service and the
 // watcher over D-Bus, the running dockerd through the Engine API) and
-// recorded what it saw in dlr's state (state.Verified). While the same
+// recorded what it saw (state.Verified, in the state directory's
+// "verified" file). While the same
 // dockerd and watcher processes run and none of the files it stamped has
 // changed, nothing it checked can have changed either, and enable answers
 // from files alone: no D-Bus connection, no Docker API call, nothing
@@ -38,14 +38,15 @@ import (
 // fastEnable answers an enable from the record when it still holds, and
 // reports whether it did. It never changes anything.
 func (h *host) fastEnable(o options, want uint64, r *report) bool {
-	if o.dryRun || o.noReload {
+	if o.dryRun || o.noReload || h.euid() != 0 {
 		return false
 	}
-	st, err := state.Store{Dir: h.stateDir}.Load()
-	if err != nil || st.Pending != nil || st.Verified == nil {
+	// No lock: this only reads, and the record covers state.json, which
+	// every change writes (its pending mark) before anything else.
+	v := state.Store{Dir: h.stateDir}.LoadVerified()
+	if v == nil {
 		return false
 	}
-	v := st.Verified
 	if (o.config != "" && o.config != v.Config) || v.PipeMaxSize != want {
 		return false
 	}
@@ -144,7 +145,7 @@ func (t *txn) recordVerified(ctx context.Context, want uint64, daemonOn bool) {
 	if !ok {
 		return
 	}
-	v := &state.Verified{At: h.now(), Config: obs.config, ConfigSource: obs.configSource,
+	v := state.Verified{At: h.now(), Config: obs.config, ConfigSource: obs.configSource,
 		PipeMaxSize: want, PipeRunning: running,
 		Dockerd:      state.Process{PID: obs.pid, Start: ticks},
 		WatcherProcs: h.cgroupProcs(unit.CgroupPath(w.Slice, watcherService)),
@@ -168,16 +169,11 @@ func (t *txn) recordVerified(ctx context.Context, want uint64, daemonOn bool) {
 		v.Files = append(v.Files, filepath.Join(d, obs.svcName), filepath.Join(d, obs.svcName+".d"), filepath.Join(d, "service.d"))
 	}
 	v.Files = append(v.Files, sources...)
-	v.Stamps = state.Stamps(v.Files)
-	if old := t.prior.Verified; old != nil {
-		same := *old
-		same.At = v.At
-		if reflect.DeepEqual(&same, v) {
-			return // recorded already: write nothing
-		}
+	store := state.Store{Dir: h.stateDir}
+	if !t.changed && t.prior.Pending == nil && store.Recorded(store.LoadVerified(), v) {
+		return // recorded already: write nothing
 	}
-	t.st.Verified = v
-	t.recorded = true
+	t.verified = &v
 }
 
 // cgroupProcs returns the cgroup.procs file of cgroup cg (as in

@@ -39,9 +39,9 @@ type txn struct {
 	applied       bool
 	appliedOld    uint64
 	reloaded      bool
-	dropIn        *dropInUndo // the docker.service drop-in as it was
-	startedWatch  bool        // the txn started the watcher
-	recorded      bool        // a new state.Verified is to be saved
+	dropIn        *dropInUndo     // the docker.service drop-in as it was
+	startedWatch  bool            // the txn started the watcher
+	verified      *state.Verified // a new record, saved by commit
 	// watcherWait waits for startWatcherAsync (nil if it did not run).
 	watcherWait func() error
 	watcherUnit *unit.Unit // the watcher as startWatcher read it
@@ -55,12 +55,9 @@ type txn struct {
 }
 
 func newTxn(h *host, obs *observed, cfg *configFile, st state.State, r *report, op string) *txn {
-	t := &txn{h: h, obs: obs, cfg: cfg, st: st, prior: st, r: r, op: op}
-	if op != "enable" {
-		// Only enable's own checks make a record; any other change ends it.
-		t.st.Verified = nil
-	}
-	return t
+	// Only enable's own checks make a record (recordVerified); any change
+	// of the state ends it (state.Store.Save).
+	return &txn{h: h, obs: obs, cfg: cfg, st: st, prior: st, r: r, op: op}
 }
 
 // applySysctl writes or removes the drop-in as planned and, if live, raises
@@ -439,11 +436,20 @@ func (t *txn) waitLiveRestore(ctx context.Context, want bool, d time.Duration) (
 // if anything was changed (or an earlier run's pending mark is to be
 // cleared). A run that changes nothing writes nothing.
 func (t *txn) commit() error {
-	if !t.changed && t.prior.Pending == nil && !t.recorded {
-		return nil
+	store := state.Store{Dir: t.h.stateDir}
+	if t.changed || t.prior.Pending != nil {
+		t.st.Pending = nil
+		if err := store.Save(t.st); err != nil {
+			return err
+		}
 	}
-	t.st.Pending = nil
-	return state.Store{Dir: t.h.stateDir}.Save(t.st)
+	if t.verified != nil {
+		// Best effort: without the record the next run takes the full path.
+		if err := store.SaveVerified(*t.verified); err != nil {
+			t.r.warn("dlr's record of this check was not saved: %v", err)
+		}
+	}
+	return nil
 }
 
 func onOff(b bool) string {
