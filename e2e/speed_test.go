@@ -142,7 +142,7 @@ func speedHost(t *testing.T, bin string, runs int) {
 func guestTimes(t *testing.T, g *rig.Guest, script string) map[string][]time.Duration {
 	t.Helper()
 	// bash's $EPOCHREALTIME (bash 5, both suites): no process per reading.
-	out := g.Sh(t, "set -e\nus() { local n=${EPOCHREALTIME/./}; echo $((10#$n)); }\n"+script)
+	out := g.MustExec(t, "bash", "-c", "set -e\nus() { local n=${EPOCHREALTIME/./}; echo $((10#$n)); }\n"+script)
 	res := map[string][]time.Duration{}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(l)
