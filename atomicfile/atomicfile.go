@@ -28,6 +28,10 @@ type Options struct {
 	// symlink is refused; dlr uses that for the files it owns, so that it
 	// never follows a link out of its own directories.
 	FollowSymlink bool
+	// NoSync skips the fsyncs of the file and of the directory (steps 5
+	// and 7 below), for a file whose loss after a power cut costs only work
+	// (a cache). Readers still see the old or the new file, never a mix.
+	NoSync bool
 }
 
 // Result says what Replace did.
@@ -153,8 +157,10 @@ func Replace(path string, data []byte, opt Options) (Result, error) {
 	if _, err := f.Write(data); err != nil {
 		return res, fmt.Errorf("writing %s: %w", tmp, unwrapPath(err))
 	}
-	if err := f.Sync(); err != nil {
-		return res, fmt.Errorf("syncing %s: %w", tmp, unwrapPath(err))
+	if !opt.NoSync {
+		if err := f.Sync(); err != nil {
+			return res, fmt.Errorf("syncing %s: %w", tmp, unwrapPath(err))
+		}
 	}
 	if err := f.Close(); err != nil {
 		return res, fmt.Errorf("closing %s: %w", tmp, unwrapPath(err))
@@ -165,6 +171,9 @@ func Replace(path string, data []byte, opt Options) (Result, error) {
 		return res, err
 	}
 	ok = true
+	if opt.NoSync {
+		return res, nil
+	}
 	return res, SyncDir(dir)
 }
 

@@ -157,3 +157,22 @@ func assertNoTemps(t *testing.T, dir string) {
 		t.Errorf("temp files left: %v", m)
 	}
 }
+
+// NoSync skips only the fsyncs: the file is replaced the same way.
+func TestReplaceNoSync(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(p, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replace(p, []byte("new"), Options{Mode: 0o600, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(b) != "new" || fi.Mode().Perm() != 0o640 {
+		t.Errorf("got %q mode %v, want \"new\" mode 0640 (kept)", b, fi.Mode().Perm())
+	}
+	if n := CleanStale(filepath.Dir(p), "cache"); n != 0 {
+		t.Errorf("%d temp files left", n)
+	}
+}

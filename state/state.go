@@ -289,7 +289,9 @@ func (s Store) SaveVerified(v Verified) error {
 	for _, f := range v.Files {
 		line("file", strconv.Quote(f))
 	}
-	_, err := atomicfile.Replace(filepath.Join(s.Dir, verifiedName), b, atomicfile.Options{Mode: 0o600})
+	// No fsync: after a power cut the record may be the old one, empty or
+	// missing, and each of those sends the next run down the full path.
+	_, err := atomicfile.Replace(filepath.Join(s.Dir, verifiedName), b, atomicfile.Options{Mode: 0o600, NoSync: true})
 	return err
 }
 

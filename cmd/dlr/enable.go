@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return err
 	}
 	defer unlock()
+	prefetched := h.prefetchInfo(ctx)
 	obs, touch, err := h.observeForChange(ctx, o, o.config, "", r)
 	if err != nil {
 		return err
@@ -81,10 +83,11 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 	}
 
 	var info *daemonInfo
-	// The path config management takes on every run: the file already says
-	// true and dockerd started after it was last changed, so dockerd runs
-	// with live restore on. Then the Docker API is not needed at all (it is
-	// the slowest part of a run); the swarm check uses dockerd's state file.
+	// Where there is no record for the fast path (fastpath.go) but the file
+	// already says true and dockerd started after it was last changed,
+	// dockerd runs with live restore on: the Docker API is not needed (it
+	// is the slowest part of a run); the swarm check uses dockerd's state
+	// file.
 	if lrNow, _ := cfg.doc.LiveRestore(); lrNow && obs.active && h.startedWithFile(obs.pid, cfg.target) {
 		i := daemonInfo{LiveRestore: true}
 		info = &i
@@ -92,7 +95,7 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 			return refused("%s exists: this node is in swarm mode, where dockerd refuses to start with live restore (%q). Leave the swarm ('docker swarm leave') or turn live restore off", p, swarmReason)
 		}
 	} else if obs.active && (touch || o.dryRun) {
-		i, err := h.info(ctx, obs)
+		i, err := prefetched(obs)
 		if err != nil {
 			return failed("%s is active but its API at %s does not answer: %v; nothing was changed", obs.svcName, obs.socket, err)
 		}
@@ -183,11 +186,9 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		r.note("%s already has \"live-restore\": true; not written", obs.config)
 	}
 	if tx.live && obs.active && touch {
-		// Live restore is (being) turned on: the watcher grows the log
-		// buffers of containers started from now on. Its start does not
-		// depend on docker's reload, so it runs alongside it; undo waits
-		// for it and stops it again.
-		tx.startWatcherAsync(ctx)
+		// What starting the watcher and the record need from systemd, read
+		// while dockerd reloads.
+		tx.readWatcherAsync(ctx)
 	}
 	switch {
 	case !touch && o.noReload:
@@ -213,13 +214,12 @@ func enable(ctx context.Context, h *host, o options, r *report) error {
 		return tx.undo(ctx, err)
 	}
 	if tx.live && obs.active {
-		// Live restore is on: make the containers' log buffers real.
+		// Live restore is on: make the containers' log buffers real, now
+		// and for containers started later (the watcher).
 		tx.growBuffers(ctx, o)
-	}
-	if err := tx.joinWatcher(); err != nil {
-		return tx.undo(ctx, err)
-	}
-	if tx.live && obs.active {
+		if err := tx.startWatcher(ctx); err != nil {
+			return tx.undo(ctx, err)
+		}
 		tx.recordVerified(ctx, want, lr.Daemon == "true")
 	}
 	if err := tx.commit(); err != nil {
@@ -288,6 +288,50 @@ func (h *host) swarmStateFile(cfg *configFile, obs *observed) string {
 		return p
 	}
 	return ""
+}
+
+// prefetchInfo starts asking /info while systemd is asked about
+// docker.service (observe), when it can tell without systemd that dockerd
+// runs: its pid file names a live dockerd, so connecting to its socket
+// cannot start it (socket activation). The returned function gives the
+// answer for obs: the prefetched one when obs found that same dockerd and
+// socket, else a fresh call.
+func (h *host) prefetchInfo(ctx context.Context) func(obs *observed) (daemonInfo, error) {
+	fresh := func(obs *observed) (daemonInfo, error) { return h.info(ctx, obs) }
+	if chroot, _ := h.inChroot(); chroot {
+		return fresh
+	}
+	probe := &observed{}
+	h.readPidFile(probe)
+	if !probe.active {
+		return fresh
+	}
+	socket := h.dockerSocket
+	if socket == "" {
+		if b, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(probe.pid), "cmdline")); err == nil {
+			socket = cmdline{args: splitCmdline(b)}.socket()
+		}
+	}
+	if socket == "" {
+		socket = defaultSocket
+	}
+	probe.socket = socket
+	type answer struct {
+		i   daemonInfo
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		i, err := h.info(ctx, probe)
+		ch <- answer{i, err}
+	}()
+	return func(obs *observed) (daemonInfo, error) {
+		if obs.pid != probe.pid || obs.socket != probe.socket {
+			return fresh(obs)
+		}
+		a := <-ch
+		return a.i, a.err
+	}
 }
 
 // info calls /info with the call timeout.

@@ -101,6 +101,7 @@ func (t *txn) recordVerified(ctx context.Context, want uint64, daemonOn bool) {
 	if !daemonOn || !t.live || obs.sd == nil || !obs.active || len(r.Warnings) > 0 {
 		return
 	}
+	t.joinWatcher()
 	cctx, cancel := context.WithTimeout(ctx, h.callTimeout)
 	defer cancel()
 	u := obs.svc

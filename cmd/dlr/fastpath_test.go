@@ -308,3 +308,27 @@ func TestFastPathLockAndRoot(t *testing.T) {
 		t.Errorf("enable as a user: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// /info is asked while systemd is, when dockerd's pid file names a live
+// dockerd; the answer is used only when systemd then names the same one.
+func TestInfoPrefetch(t *testing.T) {
+	for _, tt := range []struct {
+		pid   string
+		calls int
+	}{{"4242", 1}, {"4343", 2}} {
+		e := newTestEnv(t)
+		e.write(daemonJSON, orig)
+		e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
+		e.write("run/docker.pid", tt.pid+"\n")
+		e.write("proc/"+tt.pid+"/comm", "dockerd\n")
+		e.write("proc/"+tt.pid+"/cmdline", "/usr/sbin/dockerd\x00-H\x00fd://\x00")
+		if code, out, errOut := e.run("enable"); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		// One more /info call verifies the reload (the fake has no event
+		// stream).
+		if got := e.d.infoCalls - 1; got != tt.calls {
+			t.Errorf("pid file %s: %d /info calls before the reload, want %d", tt.pid, got, tt.calls)
+		}
+	}
+}

@@ -42,9 +42,9 @@ type txn struct {
 	dropIn        *dropInUndo     // the docker.service drop-in as it was
 	startedWatch  bool            // the txn started the watcher
 	verified      *state.Verified // a new record, saved by commit
-	// watcherWait waits for startWatcherAsync (nil if it did not run).
-	watcherWait func() error
-	watcherUnit *unit.Unit // the watcher as startWatcher read it
+	// watcherWait waits for readWatcherAsync (nil if it did not run).
+	watcherWait func()
+	watcherUnit *unit.Unit // the watcher as readWatcherAsync read it
 	unitPath    []string   // systemd's unit path, read alongside
 	// daemonReloadDue: a drop-in changed and systemd has not re-read it.
 	daemonReloadDue bool
@@ -303,9 +303,7 @@ func (t *txn) reload(ctx context.Context) error {
 // ctx was cancelled (an interrupt must not leave a half-done change).
 func (t *txn) undo(ctx context.Context, cause error) error {
 	ctx = context.WithoutCancel(ctx)
-	if err := t.joinWatcher(); err != nil {
-		cause = errors.Join(cause, err)
-	}
+	t.joinWatcher()
 	var put, problems []string
 	if t.dropInWritten {
 		var err error

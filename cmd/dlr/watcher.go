@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/docker-liverestore/dlr/buffers"
-	"github.com/docker-liverestore/dlr/unit"
 )
 
 // watcherService is the unit the packages ship to run `dlr watch`.
@@ -42,74 +41,70 @@ func (t *txn) growBuffers(ctx context.Context, o options) {
 	r.Changed = changed
 }
 
-// startWatcherAsync queues the start of the log-buffer watcher (as
-// startWatcher) in the background, alongside docker's reload; joinWatcher
-// waits until systemd has queued the job (not for the job's end). It also
-// reads systemd's unit path there, for recordVerified.
-func (t *txn) startWatcherAsync(ctx context.Context) {
-	wr := &report{}
-	done := make(chan error, 1)
-	t.watcherWait = func() error {
-		err := <-done
-		t.r.Actions = append(t.r.Actions, wr.Actions...)
-		t.r.Notes = append(t.r.Notes, wr.Notes...)
-		t.r.Warnings = append(t.r.Warnings, wr.Warnings...)
-		return err
+// readWatcherAsync reads the watcher's unit and systemd's unit path in the
+// background, alongside docker's reload (startWatcher and recordVerified
+// use them); joinWatcher waits for it.
+func (t *txn) readWatcherAsync(ctx context.Context) {
+	if t.obs.sd == nil {
+		return
 	}
+	done := make(chan struct{})
+	t.watcherWait = func() { <-done }
 	go func() {
-		var err error
-		t.startedWatch, t.watcherUnit, err = t.startWatcher(ctx, wr)
-		if err == nil && t.obs.sd != nil {
-			cctx, cancel := context.WithTimeout(ctx, t.h.callTimeout)
-			t.unitPath, _ = t.obs.sd.UnitPath(cctx)
-			cancel()
+		defer close(done) // the fields below are read only after this
+		cctx, cancel := context.WithTimeout(ctx, t.h.callTimeout)
+		defer cancel()
+		if u, err := t.obs.sd.Unit(cctx, watcherService); err == nil {
+			t.watcherUnit = &u
 		}
-		done <- err // the fields above are read only after this
+		t.unitPath, _ = t.obs.sd.UnitPath(cctx)
 	}()
 }
 
-// joinWatcher waits for startWatcherAsync, if it ran, and returns its error.
-func (t *txn) joinWatcher() error {
-	if t.watcherWait == nil {
-		return nil
+// joinWatcher waits for readWatcherAsync, if it ran.
+func (t *txn) joinWatcher() {
+	if t.watcherWait != nil {
+		t.watcherWait()
+		t.watcherWait = nil
 	}
-	wait := t.watcherWait
-	t.watcherWait = nil
-	err := wait()
-	t.changed = t.changed || t.startedWatch
-	return err
 }
 
 // startWatcher has systemd start the log-buffer watcher if its unit is
 // installed and not running, so that containers started from now on get
-// large buffers too; it reports to r. It returns whether it queued the
-// start (for undo) and the unit as read before.
+// large buffers too. It runs once live restore is verified, and records
+// whether it queued the start (for undo).
 //
 // It does not wait for the start job to end: starting the sandboxed unit
-// takes systemd longer than docker's whole reload, and the watcher is not
-// part of live restore itself. A watcher that fails to start shows in
-// `dlr check`, and the next `dlr enable` finds it not running and starts it
-// again.
-func (t *txn) startWatcher(ctx context.Context, r *report) (bool, *unit.Unit, error) {
+// takes systemd longer than docker's whole reload (and would compete with
+// it for the CPU if it ran alongside), and the watcher is not part of live
+// restore itself. A watcher that fails to start shows in `dlr check`, and
+// the next `dlr enable` finds it not running and starts it again.
+func (t *txn) startWatcher(ctx context.Context) error {
 	if t.obs.sd == nil {
-		return false, nil, nil
+		return nil
 	}
-	u := t.h.unitNamed(ctx, t.obs, watcherService)
+	t.joinWatcher()
+	u := t.watcherUnit
+	if u == nil {
+		u = t.h.unitNamed(ctx, t.obs, watcherService)
+		t.watcherUnit = u
+	}
 	if u == nil || u.LoadState != "loaded" || u.ActiveState == "active" {
-		return false, u, nil
+		return nil
 	}
 	if u.UnitFileState == "disabled" || strings.HasPrefix(u.UnitFileState, "masked") {
 		// The admin turned it off (systemctl disable or mask): respect it.
-		r.note("%s is %s: not starting it (systemctl enable --now %s turns it on)", watcherService, u.UnitFileState, watcherService)
-		return false, u, nil
+		t.r.note("%s is %s: not starting it (systemctl enable --now %s turns it on)", watcherService, u.UnitFileState, watcherService)
+		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, t.h.callTimeout)
 	defer cancel()
 	if err := t.obs.sd.StartQueued(cctx, watcherService); err != nil {
-		return false, u, fmt.Errorf("starting %s: %w", watcherService, err)
+		return fmt.Errorf("starting %s: %w", watcherService, err)
 	}
-	r.action("started %s (systemd runs the start job; it grows the log buffers of containers started from now on)", watcherService)
-	return true, u, nil
+	t.startedWatch, t.changed = true, true
+	t.r.action("started %s (systemd runs the start job; it grows the log buffers of containers started from now on)", watcherService)
+	return nil
 }
 
 // stopWatcher stops the watcher if it runs, or (queued) if this run queued
