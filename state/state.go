@@ -163,7 +163,16 @@ func (s Store) Load() (State, error) {
 }
 
 // Save writes the state atomically.
-func (s Store) Save(st State) error {
+func (s Store) Save(st State) error { return s.save(st, false) }
+
+// SaveUnsynced is Save without the fsyncs, for a state whose loss to a
+// power cut the next run recovers from by design: it then finds the last
+// durable state, with its pending mark, and finishes the job (the record
+// of a write in progress says which bytes it was writing). dlr uses it for
+// the steps after daemon.json is written and for the end of an operation.
+func (s Store) SaveUnsynced(st State) error { return s.save(st, true) }
+
+func (s Store) save(st State, nosync bool) error {
 	if err := s.ensureDir(); err != nil {
 		return err
 	}
@@ -176,7 +185,7 @@ func (s Store) Save(st State) error {
 	if err != nil {
 		return err
 	}
-	_, err = atomicfile.Replace(filepath.Join(s.Dir, fileName), append(b, '\n'), atomicfile.Options{Mode: 0o600})
+	_, err = atomicfile.Replace(filepath.Join(s.Dir, fileName), append(b, '\n'), atomicfile.Options{Mode: 0o600, NoSync: nosync})
 	return err
 }
 

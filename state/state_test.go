@@ -192,3 +192,15 @@ func TestStamps(t *testing.T) {
 		}
 	}
 }
+
+func TestSaveUnsynced(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "state")}
+	want := State{Version: 1, DaemonJSON: &DaemonJSON{Path: "/etc/docker/daemon.json", Prior: PriorFalse}}
+	if err := s.SaveUnsynced(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load()
+	if err != nil || got.DaemonJSON == nil || *got.DaemonJSON != *want.DaemonJSON {
+		t.Errorf("Load after SaveUnsynced: %+v, %v", got, err)
+	}
+}

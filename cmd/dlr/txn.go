@@ -167,7 +167,9 @@ func (t *txn) write(data []byte, remove, withBackup bool) error {
 		t.r.action("%s %s", verb, t.obs.config)
 	}
 	t.st.Pending.Step = "reload"
-	return store.Save(t.st)
+	// Unsynced: lost to a power cut, the durable state says "write" with
+	// the bytes being written, which adoptInterruptedWrite recognises.
+	return store.SaveUnsynced(t.st)
 }
 
 // adoptInterruptedWrite brings the state up to date with an earlier run
@@ -437,7 +439,10 @@ func (t *txn) commit() error {
 	store := state.Store{Dir: t.h.stateDir}
 	if t.changed || t.prior.Pending != nil {
 		t.st.Pending = nil
-		if err := store.Save(t.st); err != nil {
+		// Unsynced: what the operation changed was recorded durably before
+		// each step; lost to a power cut, this save leaves the last pending
+		// mark, and the next run finishes the job.
+		if err := store.SaveUnsynced(t.st); err != nil {
 			return err
 		}
 	}
