@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -125,7 +126,7 @@ func newHost() *host {
 			}
 			return c, nil
 		},
-		docker:          func(socket string) dockerAPI { return engineAdapter{engine.New(socket)} },
+		docker:          func(socket string) dockerAPI { return engineAdapter{engineFor(socket)} },
 		journal:         readJournal,
 		signal:          func(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) },
 		now:             time.Now,
@@ -143,6 +144,18 @@ func newHost() *host {
 		lockTimeout:   60 * time.Second,
 	}
 }
+
+// engineFor returns the process's one Engine API client for socket: a
+// client learns the API version (GET /_ping) once, and a run that polls
+// /info should not ask again each time. Short-lived commands only: `dlr
+// watch`, which outlives dockerd upgrades and downgrades, makes a new
+// client each time it connects (engineEvents).
+func engineFor(socket string) *engine.Client {
+	c, _ := engines.LoadOrStore(socket, engine.New(socket))
+	return c.(*engine.Client)
+}
+
+var engines sync.Map // socket path -> *engine.Client
 
 type engineAdapter struct{ c *engine.Client }
 
