@@ -167,6 +167,8 @@ func unitState(g *rig.Guest, name string) string {
 	return strings.TrimSpace(out)
 }
 
+// forSuites runs f as a subtest for every suite, one after the other
+// (fs.pipe-max-size is the host's: suites must not run at the same time).
 func forSuites(t *testing.T, f func(t *testing.T, suite string)) {
 	for _, suite := range rig.Suites() {
 		t.Run(suite, func(t *testing.T) { f(t, suite) })

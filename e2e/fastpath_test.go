@@ -16,7 +16,7 @@ import (
 // from docker.service.
 func TestPackagedFastPath(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		g.MustExec(t, "docker", "run", "-d", "--name", "c1", "logger", "/app")
 		pkgMust(t, g, "dpkg -i "+guestDeb(p.Cur))

@@ -210,25 +210,6 @@ func keepPipeMaxSize(t *testing.T) {
 	}
 }
 
-// eachSuite runs f as a subtest for every suite, one after the other.
-func eachSuite(t *testing.T, f func(t *testing.T, suite string)) {
-	for _, suite := range rig.Suites() {
-		t.Run(suite, func(t *testing.T) { f(t, suite) })
-	}
-}
-
-// writeGuestFile writes a file of the guest's root filesystem from the host.
-func writeGuestFile(t *testing.T, g *rig.Guest, path, content string) {
-	t.Helper()
-	p := g.Path(path)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // readGuestFile reads a file of the guest's root filesystem ("" if absent).
 func readGuestFile(t *testing.T, g *rig.Guest, path string) string {
 	t.Helper()

@@ -31,7 +31,7 @@ const (
 // so that the daemon has read it, and starts container c1.
 func startWithContainer(t *testing.T, g *rig.Guest) hostState {
 	t.Helper()
-	writeGuestFile(t, g, pkgDaemonJSON, pkgOrigDaemonJSON)
+	writeGuest(t, g, pkgDaemonJSON, pkgOrigDaemonJSON)
 	g.MustExec(t, "systemctl", "restart", "docker")
 	g.MustExec(t, "docker", "run", "-d", "--name", "c1", "logger", "/app")
 	// fs.pipe-max-size is the host's: set the default again right before
@@ -50,7 +50,7 @@ func startWithContainer(t *testing.T, g *rig.Guest) hostState {
 // upgrade to a newer build, apt remove, apt purge.
 func TestDebLifecycle(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		before := startWithContainer(t, g)
 
@@ -142,7 +142,7 @@ func TestDebLifecycle(t *testing.T) {
 // Docker, installed afterwards, starts with live restore on.
 func TestDebBeforeDocker(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		// The rootfs keeps docker.io's .deb in /var/cache/apt/archives, so
 		// it can be installed again offline.
@@ -186,7 +186,7 @@ func TestDebBeforeDocker(t *testing.T) {
 // changes nothing; with STRICT=yes it fails with the reason.
 func TestDebRefused(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		pkgMust(t, g, "docker swarm init --advertise-addr 127.0.0.1")
 		before := fileStamp(t, g, pkgDaemonJSON)
@@ -210,7 +210,7 @@ func TestDebRefused(t *testing.T) {
 
 		// Strict mode, preseeded as configuration management does: the
 		// settings file first (keep it: --force-confold), then the package.
-		writeGuestFile(t, g, pkgSettings, "ENABLE_ON_INSTALL=yes\nSTRICT=yes\n")
+		writeGuest(t, g, pkgSettings, "ENABLE_ON_INSTALL=yes\nSTRICT=yes\n")
 		out, code := pkgRun(t, g, "apt-get install -y -o Dpkg::Options::=--force-confold "+guestDeb(p.Cur))
 		if code == 0 {
 			t.Errorf("install with STRICT=yes on a swarm node succeeded")
@@ -233,7 +233,7 @@ func TestDebRefused(t *testing.T) {
 // with a container running, upgrade to a newer build, erase.
 func TestRPMLifecycle(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		before := startWithContainer(t, g)
 		// bookworm's rpm refuses to install without --force-debian (trixie's
@@ -419,12 +419,12 @@ func TestPackageFiles(t *testing.T) {
 // build): both leave the running dockerd alone.
 func TestDebImageBuild(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		before := startWithContainer(t, g)
 		wantFile := "{\n  \"log-level\": \"info\",\n  \"live-restore\": true\n}\n"
 
-		writeGuestFile(t, g, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
+		writeGuest(t, g, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
 		g.MustExec(t, "chmod", "755", "/usr/sbin/policy-rc.d")
 		out := pkgMust(t, g, "apt-get install -y "+guestDeb(p.Cur))
 		wantContains(t, "install under policy-rc.d", out, "policy-rc.d forbids touching services", "--no-reload")

@@ -107,7 +107,7 @@ func wantGrownByWatcher(t *testing.T, g *rig.Guest, suite, name string) {
 // enabled for the next boot but not started.
 func TestWatcherPackageDeb(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		g.CopyIn(t, pipeszBinary(t), "/usr/local/bin/pipesz", 0o755)
 		t.Cleanup(func() {
@@ -181,7 +181,7 @@ func TestWatcherPackageDeb(t *testing.T) {
 		}
 
 		// policy-rc.d 101: enabled for the next boot, not started.
-		writeGuestFile(t, g, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
+		writeGuest(t, g, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
 		g.MustExec(t, "chmod", "755", "/usr/sbin/policy-rc.d")
 		out = pkgMust(t, g, "apt-get install -y "+guestDeb(p.Cur))
 		wantContains(t, "install under policy-rc.d", out, "not running 'start' on "+pkgWatcher)
@@ -200,7 +200,7 @@ func TestWatcherPackageDeb(t *testing.T) {
 // restarts it on the new dlr, rpm -e stops and disables it.
 func TestWatcherPackageRPM(t *testing.T) {
 	p := packagesForTest(t)
-	eachSuite(t, func(t *testing.T, suite string) {
+	forSuites(t, func(t *testing.T, suite string) {
 		g := pkgGuest(t, suite, p)
 		g.CopyIn(t, pipeszBinary(t), "/usr/local/bin/pipesz", 0o755)
 		before := startWithContainer(t, g)

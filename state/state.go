@@ -275,8 +275,7 @@ func (s Store) SaveVerified(v Verified) error {
 	if err := s.ensureDir(); err != nil {
 		return err
 	}
-	v.Files = append(v.Files[:len(v.Files):len(v.Files)], filepath.Join(s.Dir, fileName))
-	v.Stamps = Stamps(v.Files)
+	v = s.sealed(v)
 	b := []byte("# dlr's record of its last full check (see dlr enable in dlr(8)); any change ends it\nversion 1\n")
 	line := func(key string, vals ...string) {
 		b = append(b, key...)
@@ -310,10 +309,17 @@ func (s Store) Recorded(old *Verified, v Verified) bool {
 	if old == nil {
 		return false
 	}
-	v.Files = append(v.Files[:len(v.Files):len(v.Files)], filepath.Join(s.Dir, fileName))
-	v.Stamps = Stamps(v.Files)
+	v = s.sealed(v)
 	v.At = old.At
 	return reflect.DeepEqual(*old, v)
+}
+
+// sealed is v as SaveVerified writes it: covering state.json too, with the
+// digest of its files as they are now.
+func (s Store) sealed(v Verified) Verified {
+	v.Files = append(v.Files[:len(v.Files):len(v.Files)], filepath.Join(s.Dir, fileName))
+	v.Stamps = Stamps(v.Files)
+	return v
 }
 
 // LoadVerified reads the record; nil when there is none or it cannot be

@@ -140,9 +140,8 @@ func (h *host) dockerdCmdline(pid int) cmdline {
 		if p <= 0 || !h.isDockerd(p) {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(p), "cmdline"))
-		if err == nil && len(b) > 0 {
-			return cmdline{args: splitCmdline(b), source: fmt.Sprintf("the running dockerd (PID %d)", p)}
+		if c := h.procCmdline(p); len(c.args) > 0 {
+			return c
 		}
 	}
 	return cmdline{}

@@ -133,7 +133,7 @@ func disable(ctx context.Context, h *host, o options, r *report) error {
 		}
 	}
 	if tx.live {
-		if err := tx.stopWatcher(ctx, false); err != nil {
+		if err := tx.stopWatcher(ctx); err != nil {
 			return tx.undo(ctx, err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -306,16 +305,8 @@ func (h *host) prefetchInfo(ctx context.Context) func(obs *observed) (daemonInfo
 	if !probe.active {
 		return fresh
 	}
-	socket := h.dockerSocket
-	if socket == "" {
-		if b, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(probe.pid), "cmdline")); err == nil {
-			socket = cmdline{args: splitCmdline(b)}.socket()
-		}
-	}
-	if socket == "" {
-		socket = defaultSocket
-	}
-	probe.socket = socket
+	probe.liveCmd = h.procCmdline(probe.pid)
+	probe.socket = h.socketOf(probe.flagSources())
 	type answer struct {
 		i   daemonInfo
 		err error

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/docker-liverestore/dlr/state"
@@ -66,10 +64,7 @@ func (h *host) fastEnable(o options, want uint64, r *report) bool {
 	if on, _ := cfg.doc.LiveRestore(); !on {
 		return false
 	}
-	obs := &observed{pid: v.Dockerd.PID, active: true}
-	if b, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(v.Dockerd.PID), "cmdline")); err == nil {
-		obs.liveCmd = cmdline{args: splitCmdline(b), source: fmt.Sprintf("the running dockerd (PID %d)", v.Dockerd.PID)}
-	}
+	obs := &observed{pid: v.Dockerd.PID, active: true, liveCmd: h.procCmdline(v.Dockerd.PID)}
 	if h.swarmStateFile(cfg, obs) != "" {
 		return false
 	}

@@ -88,9 +88,7 @@ func (h *host) observe(ctx context.Context, configFlag string, needBus bool) (*o
 		h.readPidFile(o)
 	}
 	if o.pid > 0 {
-		if b, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(o.pid), "cmdline")); err == nil {
-			o.liveCmd = cmdline{args: splitCmdline(b), source: fmt.Sprintf("the running dockerd (PID %d)", o.pid)}
-		}
+		o.liveCmd = h.procCmdline(o.pid)
 	}
 
 	// daemon.json: --config, else dockerd's --config-file, else the default
@@ -114,19 +112,33 @@ func (h *host) observe(ctx context.Context, configFlag string, needBus bool) (*o
 		}
 	}
 
-	o.socket = h.dockerSocket
-	if o.socket == "" {
-		for _, c := range o.flagSources() {
-			if s := c.socket(); s != "" {
-				o.socket = s
-				break
-			}
+	o.socket = h.socketOf(o.flagSources())
+	return o, nil
+}
+
+// procCmdline returns the command line of process pid as a flag source
+// ("the running dockerd"), empty if it cannot be read.
+func (h *host) procCmdline(pid int) cmdline {
+	b, err := os.ReadFile(filepath.Join(h.proc, strconv.Itoa(pid), "cmdline"))
+	if err != nil || len(b) == 0 {
+		return cmdline{}
+	}
+	return cmdline{args: splitCmdline(b), source: fmt.Sprintf("the running dockerd (PID %d)", pid)}
+}
+
+// socketOf returns the Docker API socket: --docker-socket, else the first
+// -H unix:// of dockerd's command lines (most authoritative first), else
+// the default.
+func (h *host) socketOf(sources []cmdline) string {
+	if h.dockerSocket != "" {
+		return h.dockerSocket
+	}
+	for _, c := range sources {
+		if s := c.socket(); s != "" {
+			return s
 		}
 	}
-	if o.socket == "" {
-		o.socket = defaultSocket
-	}
-	return o, nil
+	return defaultSocket
 }
 
 // observeForChange is observe for a command that changes the host: it

@@ -328,7 +328,7 @@ func (t *txn) undo(ctx context.Context, cause error) error {
 		}
 	}
 	if t.startedWatch {
-		if err := t.stopWatcher(ctx, true); err != nil {
+		if err := t.stopWatcher(ctx); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

@@ -107,15 +107,14 @@ func (t *txn) startWatcher(ctx context.Context) error {
 	return nil
 }
 
-// stopWatcher stops the watcher if it runs, or (queued) if this run queued
-// its start, which may still be under way. Stopping it never touches
+// stopWatcher stops the watcher if it runs. Stopping it never touches
 // dockerd: the unit has no Requires=, BindsTo= or PartOf= on docker.service.
-func (t *txn) stopWatcher(ctx context.Context, queued bool) error {
+func (t *txn) stopWatcher(ctx context.Context) error {
 	if t.obs.sd == nil {
 		return nil
 	}
 	u := t.h.unitNamed(ctx, t.obs, watcherService)
-	if !queued && (u == nil || u.LoadState != "loaded" || (u.ActiveState != "active" && u.ActiveState != "activating")) {
+	if u == nil || u.LoadState != "loaded" || (u.ActiveState != "active" && u.ActiveState != "activating") {
 		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, t.h.reloadTimeout)
