@@ -66,13 +66,7 @@ func scratchHost(t *testing.T) (dir string, flags []string) {
 	os.WriteFile(filepath.Join(dir, "etc/docker/daemon.json"), []byte("{\n  \"log-level\": \"info\"\n}\n"), 0o644)
 	return dir, []string{
 		"--config", filepath.Join(dir, "etc/docker/daemon.json"),
-		"--state-dir", filepath.Join(dir, "var/lib/docker-liverestore"),
-		"--lock-file", filepath.Join(dir, "run/lock/dlr.lock"),
-		"--sysctl-root", dir,
-		"--proc-sys", filepath.Join(dir, "proc/sys"),
-		"--proc", filepath.Join(dir, "proc"),
-		"--run-systemd", filepath.Join(dir, "run/systemd/system"),
-		"--pidfile", filepath.Join(dir, "run/docker.pid"),
+		"--root", dir,
 		"--docker-socket", filepath.Join(dir, "run/docker.sock"),
 	}
 }

@@ -376,3 +376,25 @@ func (s Store) LoadVerified() *Verified {
 	}
 	return v
 }
+
+// Clone returns a deep copy of s: a change to the copy's records leaves s
+// as it was (an operation keeps the state as loaded, to put it back).
+func (s State) Clone() State {
+	c := s
+	if s.DaemonJSON != nil {
+		d := *s.DaemonJSON
+		c.DaemonJSON = &d
+	}
+	if s.Sysctl != nil {
+		x := *s.Sysctl
+		c.Sysctl = &x
+	}
+	if s.Pending != nil {
+		p := *s.Pending
+		c.Pending = &p
+	}
+	return c
+}
+
+// Equal reports whether two states hold the same records.
+func (s State) Equal(o State) bool { return reflect.DeepEqual(s, o) }

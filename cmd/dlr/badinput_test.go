@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/state"
 	"github.com/docker-liverestore/dlr/unit"
 )
@@ -78,27 +79,27 @@ func badInputCases() []badCase {
 			fillFS(t, filepath.Dir(e.config))
 		}},
 		{name: "full disk under the state dir", content: orig, code: exitFailed, want: []string{"no space left on device"}, setup: func(t *testing.T, e *testEnv) {
-			os.MkdirAll(e.h.stateDir, 0o700)
-			mountTmpfs(t, e.h.stateDir, "size=64k,mode=0700", "")
-			fillFS(t, e.h.stateDir)
+			os.MkdirAll(e.h.Path(host.StateDir), 0o700)
+			mountTmpfs(t, e.h.Path(host.StateDir), "size=64k,mode=0700", "")
+			fillFS(t, e.h.Path(host.StateDir))
 		}},
 		{name: "/etc/docker missing: created", code: exitOK, changes: true, reloads: 1, setup: func(t *testing.T, e *testEnv) {
 			os.RemoveAll(filepath.Dir(e.config))
 		}},
 		{name: "not root", content: orig, code: exitRefused, want: []string{"needs root", "sudo", "--dry-run"}, setup: func(t *testing.T, e *testEnv) {
-			e.h.euid = func() int { return 1000 }
+			e.h.Euid = func() int { return 1000 }
 		}},
 		{name: "not root, disable", args: []string{"disable"}, content: orig, code: exitRefused, want: []string{"needs root"}, setup: func(t *testing.T, e *testEnv) {
-			e.h.euid = func() int { return 1000 }
+			e.h.Euid = func() int { return 1000 }
 		}},
 		{name: "no D-Bus", content: orig, code: exitFailed, want: []string{"cannot reach systemd over D-Bus", "nothing was changed", "--no-reload"}, setup: func(t *testing.T, e *testEnv) {
-			e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return nil, unit.ErrNoBus }
+			e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return nil, unit.ErrNoBus }
 		}},
 		{name: "D-Bus access denied on connect", content: orig, code: exitFailed, want: []string{"access denied", "nothing was changed"}, setup: func(t *testing.T, e *testEnv) {
-			e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return nil, unit.ErrAccessDenied }
+			e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return nil, unit.ErrAccessDenied }
 		}},
 		{name: "D-Bus access denied reading the unit", content: orig, code: exitFailed, want: []string{"reading docker.service from systemd", "access denied", "nothing was changed"}, setup: func(t *testing.T, e *testEnv) {
-			e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return deniedUnit{e.d}, nil }
+			e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return deniedUnit{e.d}, nil }
 		}},
 		{name: "D-Bus access denied on reload", content: orig, code: exitFailed, want: []string{"reloading docker.service", "access denied", "Put back"}, reloads: 2, setup: func(t *testing.T, e *testEnv) {
 			e.d.reloadErr = unit.ErrAccessDenied
@@ -110,8 +111,8 @@ func badInputCases() []badCase {
 			e.d.reloadErr = errors.New("job failed")
 		}},
 		{name: "reload job times out", content: orig, code: exitFailed, want: []string{"reloading docker.service", "deadline exceeded", "Put back"}, reloads: 2, elapsed: 3 * time.Second, setup: func(t *testing.T, e *testEnv) {
-			e.h.reloadTimeout = 300 * time.Millisecond
-			e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return hangingReload{e.d}, nil }
+			e.h.T.Reload = 300 * time.Millisecond
+			e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return hangingReload{e.d}, nil }
 		}},
 		{name: "/info never shows the change", content: orig, code: exitFailed, want: []string{"did not report live restore enabled within", "reload rejected by fake", "Put back"}, reloads: 2, setup: func(t *testing.T, e *testEnv) {
 			e.d.rejectAll = true
@@ -122,12 +123,12 @@ func badInputCases() []badCase {
 		{name: "Docker socket that never answers, disable", args: []string{"disable", "--force"}, content: `{"live-restore": true}`, code: exitFailed, want: []string{"did not report live restore disabled", "Put back"}, reloads: 2, elapsed: 10 * time.Second, setup: func(t *testing.T, e *testEnv) {
 			silentDockerSocket(t, e)
 			e.d.liveRestore = true // the daemon has what the file says
-			e.h.callTimeout = 500 * time.Millisecond
-			e.h.verifyTimeout = 2 * time.Second
+			e.h.T.Call = 500 * time.Millisecond
+			e.h.T.Verify = 2 * time.Second
 		}},
 		{name: "Docker socket that never answers, status", args: []string{"status"}, content: orig, code: exitOK, want: []string{"unknown:", "daemon:", "no answer after"}, elapsed: 3 * time.Second, setup: func(t *testing.T, e *testEnv) {
 			silentDockerSocket(t, e)
-			e.h.callTimeout = time.Second
+			e.h.T.Call = time.Second
 		}},
 	}
 }
@@ -209,7 +210,7 @@ func takeHostSnapshot(e *testEnv) hostSnapshot {
 	if len(s.config) > 200 {
 		s.config = s.config[:100] + "..." + state.SHA256([]byte(s.config))
 	}
-	st, err := state.Store{Dir: e.h.stateDir}.Load()
+	st, err := state.Store{Dir: e.h.Path(host.StateDir)}.Load()
 	switch {
 	case err != nil:
 		s.state = err.Error()
@@ -284,8 +285,8 @@ func silentDockerSocket(t *testing.T, e *testEnv) {
 		}
 		mu.Unlock()
 	})
-	e.h.dockerSocket = sock
-	e.h.docker = newHost().docker // the real client
+	e.h.Socket = sock
+	e.h.Docker = host.New().Docker // the real client
 }
 
 // mountTmpfs mounts a tmpfs on dir (root only; the test is skipped

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/docker-liverestore/dlr/host"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,6 +31,30 @@ func (e *testEnv) fifo(rel string) int {
 	return fd
 }
 
+// needPipeSize skips a test that grows a real pipe to n bytes where the
+// kernel would refuse it: above the host's fs.pipe-max-size without
+// CAP_SYS_RESOURCE (the nspawn guests and some sandboxes lack it).
+func needPipeSize(t *testing.T, n int) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/fs/pipe-max-size")
+	if err != nil {
+		t.Skipf("cannot read the host's fs.pipe-max-size: %v", err)
+	}
+	max, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if max >= n {
+		return
+	}
+	st, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			if caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && caps&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+				return
+			}
+		}
+	}
+	t.Skipf("SKIPPED, not proven here: growing a pipe to %d bytes needs fs.pipe-max-size >= %d (the host has %d) or CAP_SYS_RESOURCE (this process lacks it)", n, n, max)
+}
+
 func pipeSz(t *testing.T, fd int) int {
 	t.Helper()
 	n, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
@@ -46,20 +72,21 @@ const (
 // bufferEnv is a test host with 1 GiB of RAM, fs.pipe-max-size 1 MiB and
 // two containers (Docker 20.10 and 26.1 names) under run/docker.
 func bufferEnv(t *testing.T) (*testEnv, map[string]int) {
+	needPipeSize(t, 1<<20)
 	e := newTestEnv(t)
 	e.write("proc/meminfo", "MemTotal:        1048576 kB\n")
 	fds := map[string]int{}
 	for _, p := range []string{idA + "/init-stdout", idA + "/init-stderr", idB + "/" + idB + "-stdout", idB + "/" + idB + "-stderr"} {
-		fds[p] = e.fifo("run/docker/containerd/" + p)
+		fds[p] = e.fifo("var/run/docker/containerd/" + p)
 	}
-	e.h.bufs.getenv = func(string) string { return "" }
+	e.h.Getenv = func(string) string { return "" }
 	return e, fds
 }
 
 func TestBuffersGrows(t *testing.T) {
 	e, fds := bufferEnv(t)
 	// exec-root from daemon.json.
-	e.write("etc/docker/daemon.json", `{"exec-root": "`+filepath.Join(e.dir, "run/docker")+`"}`)
+	e.write("etc/docker/daemon.json", `{"exec-root": "`+filepath.Join(e.dir, "var/run/docker")+`"}`)
 	code, out, errOut := e.run("buffers")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
@@ -81,7 +108,7 @@ func TestBuffersGrows(t *testing.T) {
 
 func TestBuffersJSONAndBudget(t *testing.T) {
 	e, fds := bufferEnv(t)
-	code, out, errOut := e.run("buffers", "--json", "--exec-root", filepath.Join(e.dir, "run/docker"), "--budget", "1M", "--size", "1M")
+	code, out, errOut := e.run("buffers", "--json", "--exec-root", filepath.Join(e.dir, "var/run/docker"), "--budget", "1M", "--size", "1M")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -112,7 +139,7 @@ func TestBuffersJSONAndBudget(t *testing.T) {
 
 func TestBuffersRefusals(t *testing.T) {
 	e, _ := bufferEnv(t)
-	root := filepath.Join(e.dir, "run/docker")
+	root := filepath.Join(e.dir, "var/run/docker")
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -148,7 +175,7 @@ func TestBuffersNoContainers(t *testing.T) {
 
 func TestExecRootSources(t *testing.T) {
 	e := newTestEnv(t)
-	e.h.bufs.getenv = func(k string) string {
+	e.h.Getenv = func(k string) string {
 		if k == "MAINPID" {
 			return "4242"
 		}
@@ -156,19 +183,37 @@ func TestExecRootSources(t *testing.T) {
 	}
 	e.write("proc/4242/stat", "4242 (dockerd) S 1 4242\n")
 	e.write("proc/4242/cmdline", "/usr/sbin/dockerd\x00-H\x00fd://\x00--exec-root=/srv/exec\x00")
-	c := e.h.dockerdCmdline(0)
-	if dir, src, _ := e.h.execRoot(options{}, c); dir != "/srv/exec" || !strings.Contains(src, "PID 4242") {
+	c := e.h.DockerdCmdline(0)
+	if dir, src, _ := e.h.ExecRoot("", "", c); dir != "/srv/exec" || !strings.Contains(src, "PID 4242") {
 		t.Errorf("from flags: %s (%s)", dir, src)
 	}
 	e.write("proc/4242/stat", "4242 (dockerd) Z 1 4242\n") // a zombie is no dockerd
-	if c := e.h.dockerdCmdline(0); len(c.args) != 0 {
-		t.Errorf("zombie's cmdline used: %v", c.args)
+	if c := e.h.DockerdCmdline(0); len(c.Args) != 0 {
+		t.Errorf("zombie's cmdline used: %v", c.Args)
 	}
-	if dir, src, _ := e.h.execRoot(options{}, cmdline{}); dir != e.h.bufs.defaultExecRoot || src != "default" {
+	if dir, src, _ := e.h.ExecRoot("", "", host.Cmdline{}); dir != e.h.Path(host.DefaultExecRoot) || src != "default" {
 		t.Errorf("default: %s (%s)", dir, src)
 	}
 	e.write("etc/docker/daemon.json", `{"exec-root": "/x"`)
-	if dir, _, w := e.h.execRoot(options{}, cmdline{}); dir != e.h.bufs.defaultExecRoot || len(w) != 1 {
+	if dir, _, w := e.h.ExecRoot("", "", host.Cmdline{}); dir != e.h.Path(host.DefaultExecRoot) || len(w) != 1 {
 		t.Errorf("broken daemon.json: %s %v", dir, w)
+	}
+}
+
+// TestExecRootSnap: Snap's dockerd (under /snap/) reads Snap's daemon.json,
+// which is where `dlr buffers` must look for "exec-root" too (it used to
+// read /etc/docker/daemon.json).
+func TestExecRootSnap(t *testing.T) {
+	e := newTestEnv(t)
+	e.write("etc/docker/daemon.json", `{"exec-root": "/wrong"}`)
+	e.write("var/snap/docker/current/config/daemon.json", `{"exec-root": "/snap-exec"}`)
+	snap := host.Cmdline{Args: []string{"/snap/docker/2976/bin/dockerd", "-G", "docker"}, Source: "the running dockerd (PID 7)"}
+	dir, src, w := e.h.ExecRoot("", "", snap)
+	if dir != "/snap-exec" || !strings.Contains(src, "var/snap/docker/current/config/daemon.json") || len(w) != 0 {
+		t.Errorf("Snap's dockerd: %s (%s) %v", dir, src, w)
+	}
+	// The same discovery as every other command's.
+	if p, how := e.h.ConfigLocation("", []host.Cmdline{snap}, false); p != e.h.Path(host.SnapConfig) || how != "Snap's Docker" {
+		t.Errorf("ConfigLocation: %s (%s)", p, how)
 	}
 }

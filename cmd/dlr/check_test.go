@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
 func checkItems(t *testing.T, e *testEnv) (int, map[string]string, string) {
 	t.Helper()
 	code, out, _ := e.run("check", "--json")
-	var r report
+	var r ops.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Check == nil {
 		t.Fatalf("check --json: %v\n%s", err, out)
 	}
@@ -28,7 +30,7 @@ func TestCheckStockThenEnabled(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
 	e.d.units = map[string]unit.Unit{"containerd.service": {Name: "containerd.service", LoadState: "loaded", KillMode: "process"}}
-	e.d.containers = []containerFacts{{Name: "web", RestartPolicy: "no", Published: true}, {Name: "db", RestartPolicy: "always"}}
+	e.d.containers = []host.Container{{Name: "web", RestartPolicy: "no", Published: true}, {Name: "db", RestartPolicy: "always"}}
 	e.d.running = 2
 	code, items, text := checkItems(t, e)
 	if code != exitRefused || items["live-restore"] != "FAIL" || items["restart-policy"] != "WARN" || items["published-ports"] != "WARN" {
@@ -54,7 +56,7 @@ func TestCheckFailures(t *testing.T) {
 	e.d.running = 1
 	e.d.svc.KillMode = "control-group"
 	e.d.svc.BoundBy = []string{"app.service"}
-	e.h.dockerdVersion = func(context.Context, string) (string, error) { return "27.0.1", nil }
+	e.h.DockerdVersion = func(context.Context, string) (string, error) { return "27.0.1", nil }
 	code, items, text := checkItems(t, e)
 	for id, want := range map[string]string{"flag-conflicts": "FAIL", "killmode-docker.service": "FAIL", "dependents": "WARN", "drift": "FAIL", "version": "FAIL"} {
 		if items[id] != want {
@@ -90,15 +92,15 @@ func TestCheckWatcher(t *testing.T) {
 		want string
 	}{
 		{nil, "SKIP"},
-		{&unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled"}, "PASS"},
-		{&unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled"}, "WARN"},
-		{&unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}, "WARN"},
+		{&unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled"}, "PASS"},
+		{&unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled"}, "WARN"},
+		{&unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}, "WARN"},
 	} {
 		e := newTestEnv(t)
 		e.write(daemonJSON, orig)
 		e.d.units = map[string]unit.Unit{}
 		if tt.unit != nil {
-			e.d.units[watcherService] = *tt.unit
+			e.d.units[host.WatcherService] = *tt.unit
 		}
 		_, items, text := checkItems(t, e)
 		if items["watcher"] != tt.want {

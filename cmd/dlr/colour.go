@@ -106,8 +106,8 @@ func newProgress(w io.Writer, terminal bool) *progress {
 	return &progress{w: w, on: terminal && os.Getenv("TERM") != "dumb"}
 }
 
-// show replaces the line with a new one.
-func (p *progress) show(format string, args ...any) {
+// Show replaces the line with a new one.
+func (p *progress) Show(format string, args ...any) {
 	if !p.on {
 		return
 	}
@@ -115,8 +115,8 @@ func (p *progress) show(format string, args ...any) {
 	p.shown = true
 }
 
-// done clears the line.
-func (p *progress) done() {
+// Done clears the line.
+func (p *progress) Done() {
 	if p.on && p.shown {
 		fmt.Fprint(p.w, "\r\x1b[K")
 		p.shown = false
@@ -128,9 +128,9 @@ func (p *progress) done() {
 // the lock, a reload job and dockerd's /info): "dlr enable: waiting (lock,
 // reload, dockerd's /info): 2.5 s". The returned function clears it; call
 // it before printing the report.
-func waitingLine(stderr io.Writer, cmd string, o options) func() {
+func waitingLine(stderr io.Writer, cmd string, fl cliFlags) func() {
 	switch {
-	case o.json || o.quiet || o.dryRun:
+	case fl.json || fl.o.Quiet || fl.o.DryRun:
 		return func() {}
 	case cmd != "enable" && cmd != "disable" && cmd != "set" && cmd != "unset":
 		return func() {}
@@ -148,11 +148,11 @@ func waitingLine(stderr io.Writer, cmd string, o options) func() {
 		for {
 			select {
 			case <-stop:
-				p.done()
+				p.Done()
 				return
 			case <-t.C:
 				if d := time.Since(start); d >= 500*time.Millisecond {
-					p.show("dlr %s: waiting (lock, reload, dockerd's /info): %.1f s", cmd, d.Seconds())
+					p.Show("dlr %s: waiting (lock, reload, dockerd's /info): %.1f s", cmd, d.Seconds())
 				}
 			}
 		}

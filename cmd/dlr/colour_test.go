@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/docker-liverestore/dlr/ops"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,8 +31,8 @@ func TestColourOffATerminal(t *testing.T) {
 		t.Errorf("paint on a pipe: %q", got)
 	}
 	p := newProgress(&b, false)
-	p.show("waiting %d", 1)
-	p.done()
+	p.Show("waiting %d", 1)
+	p.Done()
 	if b.Len() != 0 {
 		t.Errorf("progress off a terminal printed %q", b.String())
 	}
@@ -70,7 +71,7 @@ func openPtyPair(t *testing.T) (master, terminal *os.File) {
 func TestWaitingLine(t *testing.T) {
 	m, tty := openPtyPair(t)
 	t.Setenv("TERM", "xterm")
-	stop := waitingLine(tty, "enable", options{})
+	stop := waitingLine(tty, "enable", cliFlags{})
 	time.Sleep(800 * time.Millisecond)
 	stop()
 	// A terminal hands its output over in pieces: read until the final
@@ -89,13 +90,13 @@ func TestWaitingLine(t *testing.T) {
 	if !strings.Contains(got, "dlr enable: waiting (lock, reload, dockerd's /info): 0.") || !strings.HasSuffix(got, "\r\x1b[K") {
 		t.Errorf("waiting line %q", got)
 	}
-	for _, o := range []options{{json: true}, {quiet: true}, {dryRun: true}} {
+	for _, o := range []cliFlags{{json: true}, {o: ops.Options{Quiet: true}}, {o: ops.Options{DryRun: true}}} {
 		stop := waitingLine(tty, "enable", o)
 		stop()
 	}
 	var b bytes.Buffer
-	waitingLine(&b, "enable", options{})()
-	waitingLine(tty, "status", options{})()
+	waitingLine(&b, "enable", cliFlags{})()
+	waitingLine(tty, "status", cliFlags{})()
 	if b.Len() != 0 {
 		t.Errorf("waiting line off a terminal: %q", b.String())
 	}
@@ -133,8 +134,8 @@ func TestLineColourer(t *testing.T) {
 	}
 	p := &progress{w: &b, on: true}
 	b.Reset()
-	p.show("docker is stopped: %d s left", 3)
-	p.done()
+	p.Show("docker is stopped: %d s left", 3)
+	p.Done()
 	if !strings.HasPrefix(b.String(), "\r\x1b[Kdocker is stopped: 3 s left") || !strings.HasSuffix(b.String(), "\r\x1b[K") {
 		t.Errorf("progress %q", b.String())
 	}

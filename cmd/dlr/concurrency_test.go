@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/state"
 )
 
@@ -65,14 +66,8 @@ func (p *procHost) path(rel string) string { return filepath.Join(p.dir, rel) }
 func (p *procHost) args(cmd string, extra ...string) []string {
 	a := []string{cmd,
 		"--config", p.path(daemonJSON),
-		"--state-dir", p.path("var/lib/docker-liverestore"),
-		"--lock-file", p.path("run/lock/dlr.lock"),
-		"--sysctl-root", p.dir,
-		"--proc-sys", p.path("proc/sys"),
-		"--proc", p.path("proc"),
-		"--run-systemd", p.path("run/systemd/system"),
+		"--root", p.dir,
 		"--docker-socket", p.path("run/docker.sock"),
-		"--pidfile", p.path("run/docker.pid"),
 	}
 	if cmd != "status" {
 		a = append(a, "--no-reload")
@@ -143,7 +138,7 @@ func TestConcurrentRuns(t *testing.T) {
 			for range rounds {
 				cmd := []string{"enable", "disable"}[rng.IntN(2)]
 				code, out, errOut := p.run(cmd, "--json", "--lock-timeout", "2m")
-				var r report
+				var r ops.Report
 				err := json.Unmarshal([]byte(out), &r)
 				mu.Lock()
 				if code != 0 || err != nil {
@@ -212,7 +207,7 @@ func TestLockHeldByHungProcess(t *testing.T) {
 	os.WriteFile(p.path(daemonJSON), []byte(orig), 0o644)
 	// The "hung process" is this test: it takes the flock and records its
 	// PID in the lock file, as dlr does.
-	f, err := os.OpenFile(p.path("run/lock/dlr.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(p.path("run/lock/docker-liverestore.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +223,7 @@ func TestLockHeldByHungProcess(t *testing.T) {
 		if code != exitBusy {
 			t.Errorf("%s: exit %d, want %d\n%s%s", cmd, code, exitBusy, out, errOut)
 		}
-		var r report
+		var r ops.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil || r.Error == nil || r.Error.Kind != "busy" {
 			t.Errorf("%s --json: %v %+v", cmd, err, r.Error)
 		} else {

@@ -6,13 +6,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/docker-liverestore/dlr/host"
 	"github.com/spf13/pflag"
 )
 
 // The shell completions (`dlr completion bash|zsh|fish`) and the manual page
 // (`dlr man`, roff for dlr(8)) are generated from the same definitions as
 // --help: the commands below and each command's FlagSet from
-// options.flagSet. Flags hidden from --help (the host paths) are left out.
+// cliFlags.flagSet. Flags hidden from --help (--root, --docker-socket) are left out.
 // Both commands are hidden: the package build runs them (mk/packaging.mk).
 
 // cmdDoc is one command as the manual and the completions show it.
@@ -62,8 +63,8 @@ func visibleFlags(cmd string) []docFlag {
 	if cmd == "version" {
 		return nil
 	}
-	o := options{}
-	fs := o.flagSet(cmd, newHost(), io.Discard)
+	var fl cliFlags
+	fs := fl.flagSet(cmd, host.New(), io.Discard)
 	var out []docFlag
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Hidden {
@@ -91,7 +92,7 @@ func visibleFlags(cmd string) []docFlag {
 }
 
 // runDocs runs the hidden commands `dlr completion SHELL` and `dlr man`.
-func runDocs(cmd string, args []string, stdout, stderr io.Writer, h *host) int {
+func runDocs(cmd string, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case cmd == "man" && len(args) == 0:
 		writeMan(stdout)

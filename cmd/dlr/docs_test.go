@@ -90,7 +90,7 @@ func TestDocsHaveEveryFlag(t *testing.T) {
 			}
 		}
 	}
-	for _, hidden := range []string{"--state-dir", "--proc-sys", "--docker-socket"} {
+	for _, hidden := range []string{"--root", "--docker-socket"} {
 		if strings.Contains(bash+zsh+fish+man, hidden) || strings.Contains(man, roff(hidden)) {
 			t.Errorf("hidden flag %s in the docs", hidden)
 		}

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -35,7 +36,7 @@ func (f *drillFake) Stop(ctx context.Context, name string) error {
 	if f.stopErr != nil {
 		return f.stopErr
 	}
-	if name == dockerService {
+	if name == host.DockerService {
 		f.fakeDaemon.mu.Lock()
 		f.svc.ActiveState = "inactive"
 		f.infoErr = errors.New("dockerd is stopped")
@@ -51,7 +52,7 @@ func (f *drillFake) Start(ctx context.Context, name string) error {
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, "start "+name)
-	fail := f.startFails > 0 && name == dockerService
+	fail := f.startFails > 0 && name == host.DockerService
 	if fail {
 		f.startFails--
 	}
@@ -59,7 +60,7 @@ func (f *drillFake) Start(ctx context.Context, name string) error {
 	if fail {
 		return errors.New(`job finished with result "failed"`)
 	}
-	if name == dockerService {
+	if name == host.DockerService {
 		f.fakeDaemon.mu.Lock()
 		if f.infoErr != nil {
 			f.duringStop = f.infoCalls - f.infoAtStop
@@ -74,9 +75,8 @@ func (f *drillFake) Start(ctx context.Context, name string) error {
 type drillEnv struct {
 	*testEnv
 	f      *drillFake
-	dh     *drillHost
-	before []drillContainer
-	after  []drillContainer
+	before []host.Container
+	after  []host.Container
 	// onWait runs at the start of the outage.
 	onWait func()
 }
@@ -86,60 +86,56 @@ func newDrillEnv(t *testing.T) *drillEnv {
 	d := &drillEnv{testEnv: e, f: &drillFake{fakeDaemon: e.d}}
 	e.d.liveRestore = true
 	e.d.units = map[string]unit.Unit{"docker.socket": {Name: "docker.socket", LoadState: "loaded", ActiveState: "active"}}
-	e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return d.f, nil }
-	d.before = []drillContainer{{ID: "aaaa", Name: "web", Pid: 101}, {ID: "bbbb", Name: "db", Pid: 102}}
+	e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return d.f, nil }
+	d.before = []host.Container{{ID: "aaaa", Name: "web", PID: 101}, {ID: "bbbb", Name: "db", PID: 102}}
 	d.after = d.before
 	stopped := false
-	d.dh = &drillHost{
-		host: e.h,
-		list: func(ctx context.Context, socket string) ([]drillContainer, error) {
-			if e.d.svc.ActiveState != "active" {
-				t.Error("containers listed while docker.service is stopped")
-			}
-			if !stopped {
-				return d.before, nil
-			}
-			return d.after, nil
-		},
-		wait: func(ctx context.Context, dur time.Duration, tick func(time.Duration)) error {
-			stopped = true
-			tick(dur / 2)
-			if d.onWait != nil {
-				d.onWait()
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-				return nil
-			}
-		},
-		stdin:        strings.NewReader(""),
-		startTimeout: time.Second,
-		resetFailed: func(ctx context.Context, units ...string) error {
-			d.f.resets++
+	e.h.Containers = func(ctx context.Context, socket string) ([]host.Container, error) {
+		if e.d.svc.ActiveState != "active" {
+			t.Error("containers listed while docker.service is stopped")
+		}
+		if !stopped {
+			return d.before, nil
+		}
+		return d.after, nil
+	}
+	e.h.Wait = func(ctx context.Context, dur time.Duration, tick func(time.Duration)) error {
+		stopped = true
+		tick(dur / 2)
+		if d.onWait != nil {
+			d.onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 			return nil
-		},
+		}
+	}
+	e.h.Stdin = strings.NewReader("")
+	e.h.T.Start = time.Second
+	e.h.ResetFailed = func(ctx context.Context, units ...string) error {
+		d.f.resets++
+		return nil
 	}
 	return d
 }
 
-// drill runs `dlr drill args...` on the fake host and returns the exit code,
-// the JSON report and stderr.
-func (d *drillEnv) drill(ctx context.Context, args ...string) (int, *report, string) {
+// drill runs `dlr drill --json args...` on the fake host and returns the
+// exit code, the JSON report and what went to stderr (the question, and
+// the error's message).
+func (d *drillEnv) drill(ctx context.Context, args ...string) (int, *ops.Report, string) {
 	d.t.Helper()
-	o := options{}
-	var stderr bytes.Buffer
-	fs := o.flagSet("drill", d.h, &stderr)
-	if err := fs.Parse(args); err != nil {
-		d.t.Fatal(err)
+	var stdout, stderr bytes.Buffer
+	d.h.Prompt = &stderr
+	args = append([]string{"drill", "--json"}, args...)
+	code := run(ctx, args, &stdout, &stderr, d.h)
+	r := &ops.Report{}
+	if err := json.Unmarshal(stdout.Bytes(), r); err != nil {
+		d.t.Fatalf("exit %d, not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
 	}
-	o.buf.execRoot = filepath.Join(d.dir, "run/docker")
-	r := newReport("drill")
-	err := runDrill(ctx, d.dh, o, r, &stderr)
-	code, _ := codeOf(err)
-	if err != nil {
-		stderr.WriteString(err.Error())
+	if r.Error != nil {
+		stderr.WriteString(r.Error.Message)
 	}
 	return code, r, stderr.String()
 }
@@ -161,7 +157,7 @@ func TestDrillSurvivors(t *testing.T) {
 		t.Fatalf("drill report %+v", r.Drill)
 	}
 	var out bytes.Buffer
-	r.writeText(&out, &out)
+	writeText(&out, &out, r)
 	for _, s := range []string{"SURVIVED  web  PID 101 -> 101  same PID", "2 of 2 containers kept running", "daemon downtime:"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, out.String())
@@ -178,7 +174,7 @@ func TestDrillSurvivors(t *testing.T) {
 
 func TestDrillLost(t *testing.T) {
 	d := newDrillEnv(t)
-	d.after = []drillContainer{{ID: "aaaa", Name: "web", Pid: 555}}
+	d.after = []host.Container{{ID: "aaaa", Name: "web", PID: 555}}
 	code, r, stderr := d.drill(context.Background(), "--yes")
 	if code != exitFailed || !strings.Contains(stderr, "2 of 2 containers did not keep running") {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -232,9 +228,9 @@ func TestDrillRefusals(t *testing.T) {
 		{"live restore off", func(d *drillEnv) { d.d.liveRestore = false }, []string{"--yes"}, exitRefused, "live restore is not active in the running dockerd"},
 		{"killmode", func(d *drillEnv) { d.d.svc.KillMode = "control-group" }, []string{"--yes"}, exitRefused, "KillMode=control-group: stopping it kills every container"},
 		{"not active", func(d *drillEnv) { d.d.svc.ActiveState = "inactive" }, []string{"--yes"}, exitRefused, "is inactive, not active"},
-		{"not root", func(d *drillEnv) { d.h.euid = func() int { return 1000 } }, []string{"--yes"}, exitRefused, "run it as root"},
+		{"not root", func(d *drillEnv) { d.h.Euid = func() int { return 1000 } }, []string{"--yes"}, exitRefused, "run it as root"},
 		{"no tty, no --yes", nil, nil, exitRefused, "stdin is not a terminal, so give --yes"},
-		{"tty, answered no", func(d *drillEnv) { d.dh.terminal, d.dh.stdin = true, strings.NewReader("n\n") }, nil, exitRefused, "not confirmed; nothing was stopped"},
+		{"tty, answered no", func(d *drillEnv) { d.h.Terminal, d.h.Stdin = true, strings.NewReader("n\n") }, nil, exitRefused, "not confirmed; nothing was stopped"},
 		{"bad seconds", nil, []string{"--seconds", "0"}, exitUsage, "--seconds 0: want 1 to 600"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,7 +251,7 @@ func TestDrillRefusals(t *testing.T) {
 
 func TestDrillConfirmed(t *testing.T) {
 	d := newDrillEnv(t)
-	d.dh.terminal, d.dh.stdin = true, strings.NewReader("y\n")
+	d.h.Terminal, d.h.Stdin = true, strings.NewReader("y\n")
 	code, _, stderr := d.drill(context.Background())
 	if code != exitOK || !strings.Contains(stderr, "Continue? [y/N]") {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -304,7 +300,7 @@ func TestDrillInterruptAtTheQuestion(t *testing.T) {
 	d := newDrillEnv(t)
 	r, w := io.Pipe() // no answer ever comes
 	defer w.Close()
-	d.dh.terminal, d.dh.stdin = true, r
+	d.h.Terminal, d.h.Stdin = true, r
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	code, _, stderr := d.drill(ctx)

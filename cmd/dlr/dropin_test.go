@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -71,7 +72,7 @@ func TestEnableGrowsBuffersAndStartsTheWatcher(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
 	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
-	fifo := filepath.Join(e.dir, "run/docker/containerd/abc123/init-stdout")
+	fifo := filepath.Join(e.dir, "var/run/docker/containerd/abc123/init-stdout")
 	os.MkdirAll(filepath.Dir(fifo), 0o755)
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -82,19 +83,22 @@ func TestEnableGrowsBuffersAndStartsTheWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hold.Close()
-	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "inactive"}}
-	code, out, errOut := e.run("enable")
+	e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive"}}
+	// 1M: what the kernel lets a process without CAP_SYS_RESOURCE set
+	// under the default fs.pipe-max-size (the fake /proc/sys says 1M too).
+	needPipeSize(t, 1<<20)
+	code, out, errOut := e.run("enable", "--pipe-max-size", "1M")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "grew abc123/init-stdout from 64K to 16M") {
+	if !strings.Contains(out, "grew abc123/init-stdout from 64K to 1M") {
 		t.Errorf("FIFO not grown:\n%s%s", out, errOut)
 	}
-	if len(e.d.started) != 1 || e.d.started[0] != watcherService {
+	if len(e.d.started) != 1 || e.d.started[0] != host.WatcherService {
 		t.Errorf("watcher not started: %v", e.d.started)
 	}
 	// The second run: nothing to do, nothing changed.
-	code, out, _ = e.run("enable", "--json")
+	code, out, _ = e.run("enable", "--json", "--pipe-max-size", "1M")
 	if code != 0 || strings.Contains(out, "\"changed\": true") || len(e.d.started) != 1 {
 		t.Errorf("second enable: exit %d started %v\n%s", code, e.d.started, out)
 	}
@@ -105,15 +109,15 @@ func TestEnableGrowsBuffersAndStartsTheWatcher(t *testing.T) {
 }
 
 func TestRealHostDefaults(t *testing.T) {
-	h := newHost()
-	if h.bufs.defaultExecRoot != "/var/run/docker" || h.unitDir != "/etc/systemd/system" || h.defaultConfig != "/etc/docker/daemon.json" {
-		t.Errorf("defaults: %q %q %q", h.bufs.defaultExecRoot, h.unitDir, h.defaultConfig)
+	h := host.New()
+	if h.Path(host.DefaultExecRoot) != "/var/run/docker" || h.Path(host.UnitDir) != "/etc/systemd/system" || h.Path(host.DefaultConfig) != "/etc/docker/daemon.json" || h.Root != "/" {
+		t.Errorf("defaults: %q %q %q", h.Path(host.DefaultExecRoot), h.Path(host.UnitDir), h.Path(host.DefaultConfig))
 	}
 }
 
 func TestStatusShowsLogBuffers(t *testing.T) {
 	e := newTestEnv(t)
-	fifo := filepath.Join(e.dir, "run/docker/containerd/abc123/init-stdout")
+	fifo := filepath.Join(e.dir, "var/run/docker/containerd/abc123/init-stdout")
 	os.MkdirAll(filepath.Dir(fifo), 0o755)
 	syscall.Mkfifo(fifo, 0o600)
 	hold, err := os.OpenFile(fifo, os.O_RDWR, 0)
@@ -161,7 +165,7 @@ func TestEnableFastPathNeedsNoDockerAPI(t *testing.T) {
 func TestEnableRespectsADisabledWatcher(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
-	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}}
+	e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}}
 	code, out, _ := e.run("enable")
 	if code != 0 || len(e.d.started) != 0 || !strings.Contains(out, "is disabled: not starting it") {
 		t.Errorf("exit %d, started %v\n%s", code, e.d.started, out)
@@ -234,7 +238,7 @@ func TestRollbackStartsNoWatcher(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
 	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
-	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "enabled"}}
+	e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "enabled"}}
 	e.d.rejectAll = true
 	if code, out, errOut := e.run("enable"); code != exitFailed {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)

@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/docker-liverestore/dlr/guard"
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -44,12 +47,12 @@ func TestEnableThenDisableRestoresEveryByte(t *testing.T) {
 
 	// A second run: nothing written, nothing reloaded, "changed": false.
 	before, _ := os.Stat(filepath.Join(e.dir, daemonJSON))
-	stBefore, _ := os.Stat(filepath.Join(e.h.stateDir, "state.json"))
+	stBefore, _ := os.Stat(filepath.Join(e.h.Path(host.StateDir), "state.json"))
 	code, out, _ = e.run("enable", "--json")
 	if code != 0 {
 		t.Fatalf("second enable: exit %d\n%s", code, out)
 	}
-	var r report
+	var r ops.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
@@ -57,7 +60,7 @@ func TestEnableThenDisableRestoresEveryByte(t *testing.T) {
 		t.Errorf("second enable report: changed=%v ok=%v schema=%d", r.Changed, r.OK, r.Schema)
 	}
 	after, _ := os.Stat(filepath.Join(e.dir, daemonJSON))
-	stAfter, _ := os.Stat(filepath.Join(e.h.stateDir, "state.json"))
+	stAfter, _ := os.Stat(filepath.Join(e.h.Path(host.StateDir), "state.json"))
 	if !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) || !stBefore.ModTime().Equal(stAfter.ModTime()) {
 		t.Errorf("second enable rewrote a file")
 	}
@@ -203,7 +206,7 @@ func TestEnableRefusesSwarm(t *testing.T) {
 	e.write(daemonJSON, orig)
 	e.d.swarm = "active"
 	code, _, errOut := e.run("enable")
-	if code != exitRefused || !strings.Contains(errOut, swarmReason) {
+	if code != exitRefused || !strings.Contains(errOut, guard.SwarmReason) {
 		t.Errorf("exit %d %s", code, errOut)
 	}
 	if e.read(daemonJSON) != orig || e.exists(dropIn) {
@@ -300,7 +303,7 @@ func TestEnableAlreadyTrueButNotLoaded(t *testing.T) {
 func TestEnableDryRunChangesNothing(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
-	e.h.euid = func() int { return 1000 }
+	e.h.Euid = func() int { return 1000 }
 	code, out, errOut := e.run("enable", "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d %s", code, errOut)
@@ -330,7 +333,7 @@ func TestEnableNoReloadAndChroot(t *testing.T) {
 	c.write(daemonJSON, orig)
 	os.Remove(filepath.Join(c.dir, "proc/1/root"))
 	os.Symlink(c.dir, filepath.Join(c.dir, "proc/1/root")) // PID 1's root is elsewhere
-	c.h.dialSystemd = nil                                  // must not be called
+	c.h.DialSystemd = nil                                  // must not be called
 	code, out, _ = c.run("enable")
 	if code != 0 || !strings.Contains(out, "chroot") || c.d.reloads != 0 || !strings.Contains(c.read(daemonJSON), "live-restore") {
 		t.Errorf("chroot: exit %d\n%s", code, out)
@@ -340,12 +343,12 @@ func TestEnableNoReloadAndChroot(t *testing.T) {
 func TestNotRootAndLock(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
-	e.h.euid = func() int { return 1000 }
+	e.h.Euid = func() int { return 1000 }
 	if code, _, errOut := e.run("enable"); code != exitRefused || !strings.Contains(errOut, "needs root") {
 		t.Errorf("not root: exit %d %s", code, errOut)
 	}
-	e.h.euid = func() int { return 0 }
-	f, _ := os.OpenFile(e.h.lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	e.h.Euid = func() int { return 0 }
+	f, _ := os.OpenFile(e.h.Path(host.LockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	defer f.Close()
 	syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 	if code, _, errOut := e.run("enable"); code != exitBusy || !strings.Contains(errOut, "timed out waiting for the lock") {
@@ -359,7 +362,7 @@ func TestNotRootAndLock(t *testing.T) {
 func TestNoBusRefusesBeforeWriting(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
-	e.h.dialSystemd = func(context.Context) (systemdAPI, error) { return nil, unit.ErrNoBus }
+	e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return nil, unit.ErrNoBus }
 	code, _, errOut := e.run("enable")
 	if code != exitFailed || !strings.Contains(errOut, "nothing was changed") || e.read(daemonJSON) != orig {
 		t.Errorf("exit %d %s", code, errOut)
@@ -381,15 +384,15 @@ func TestEnableWithoutSystemdSignalsDockerd(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
 	os.RemoveAll(filepath.Join(e.dir, "run/systemd"))
-	e.h.dialSystemd = nil // must not be called
-	e.write("run/docker.pid", "777\n")
+	e.h.DialSystemd = nil // must not be called
+	e.write("var/run/docker.pid", "777\n")
 	e.write("proc/777/comm", "dockerd\n")
 	e.write("proc/777/cmdline", "/usr/bin/dockerd\x00--config-file\x00"+e.config+"\x00")
 	var signalled []int
-	e.h.signal = func(pid int, sig syscall.Signal) error {
+	e.h.Signal = func(pid int, sig syscall.Signal) error {
 		if sig == syscall.SIGHUP {
 			signalled = append(signalled, pid)
-			return e.d.Reload(context.Background(), dockerService)
+			return e.d.Reload(context.Background(), host.DockerService)
 		}
 		return nil
 	}
@@ -402,9 +405,9 @@ func TestEnableWithoutSystemdSignalsDockerd(t *testing.T) {
 	// file is written for the next start.
 	e2 := newTestEnv(t)
 	os.RemoveAll(filepath.Join(e2.dir, "run/systemd"))
-	e2.write("run/docker.pid", "778\n")
+	e2.write("var/run/docker.pid", "778\n")
 	e2.write("proc/778/comm", "nginx\n")
-	e2.h.signal = func(int, syscall.Signal) error { t.Error("signalled a stale PID"); return nil }
+	e2.h.Signal = func(int, syscall.Signal) error { t.Error("signalled a stale PID"); return nil }
 	code, out, _ = e2.run("enable")
 	if code != 0 || !strings.Contains(out, "applies when it starts") {
 		t.Errorf("stale pid file: exit %d\n%s", code, out)
@@ -413,7 +416,7 @@ func TestEnableWithoutSystemdSignalsDockerd(t *testing.T) {
 
 func TestStatusWithoutRootOrDaemon(t *testing.T) {
 	e := newTestEnv(t)
-	e.h.euid = func() int { return 1000 }
+	e.h.Euid = func() int { return 1000 }
 	e.d.infoErr = errors.New("permission denied")
 	code, out, _ := e.run("status")
 	if code != 0 || !strings.Contains(out, "unknown:") || !strings.Contains(out, "permission denied") {
@@ -430,7 +433,7 @@ func TestEnableInChrootWithoutProc(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
 	os.RemoveAll(filepath.Join(e.dir, "proc"))
-	e.h.dialSystemd = nil
+	e.h.DialSystemd = nil
 	code, out, errOut := e.run("enable")
 	if code != 0 || !strings.Contains(out, "chroot") || !strings.Contains(e.read(daemonJSON), "live-restore") || !strings.Contains(e.read(dropIn), "16777216") {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)

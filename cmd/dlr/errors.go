@@ -1,9 +1,6 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/docker-liverestore/dlr/ops"
 
 // Exit codes. They are part of dlr's interface (README "Exit codes").
 const (
@@ -15,35 +12,13 @@ const (
 	exitBusy    = 5 // another dlr run holds the lock
 )
 
-// exitError carries an exit code and a kind (a stable word for --json) with
-// the error that caused it.
-type exitError struct {
-	code int
-	kind string
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func refused(format string, args ...any) error {
-	return &exitError{exitRefused, "refused", fmt.Errorf(format, args...)}
-}
-
-func failed(format string, args ...any) error {
-	return &exitError{exitFailed, "failed", fmt.Errorf(format, args...)}
-}
-
-func usage(format string, args ...any) error {
-	return &exitError{exitUsage, "usage", fmt.Errorf(format, args...)}
-}
-
-func invalid(err error) error {
-	return &exitError{exitInvalid, "invalid-config", err}
-}
-
-func busy(err error) error {
-	return &exitError{exitBusy, "busy", err}
+// codes maps each kind of failure to its exit code.
+var codes = map[ops.Kind]int{
+	ops.Failed:  exitFailed,
+	ops.Usage:   exitUsage,
+	ops.Refused: exitRefused,
+	ops.Invalid: exitInvalid,
+	ops.Busy:    exitBusy,
 }
 
 // codeOf maps an error to the process exit code and its kind.
@@ -51,9 +26,6 @@ func codeOf(err error) (int, string) {
 	if err == nil {
 		return exitOK, ""
 	}
-	var e *exitError
-	if errors.As(err, &e) {
-		return e.code, e.kind
-	}
-	return exitFailed, "failed"
+	k := ops.KindOf(err)
+	return codes[k], string(k)
 }

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/daemonjson"
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -35,7 +38,7 @@ type fakeDaemon struct {
 	mirrors     []string
 	debug       bool
 	validate    func(candidate []byte) (string, bool, error)
-	containers  []containerFacts
+	containers  []host.Container
 	units       map[string]unit.Unit // other units than docker.service
 
 	daemonReloads    int
@@ -50,7 +53,7 @@ func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
 	if u, ok := f.units[name]; ok {
 		return u, nil
 	}
-	if name != dockerService || f.svc.LoadState == "" {
+	if name != host.DockerService || f.svc.LoadState == "" {
 		return unit.Unit{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
 	}
 	return f.svc, nil
@@ -136,22 +139,24 @@ func (f *fakeDaemon) UnitPath(ctx context.Context) ([]string, error) {
 	return f.unitPath, nil
 }
 
-func (f *fakeDaemon) Info(ctx context.Context) (daemonInfo, error) {
+func (f *fakeDaemon) Info(ctx context.Context) (host.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.infoCalls++
 	if f.infoErr != nil {
-		return daemonInfo{}, f.infoErr
+		return host.Info{}, f.infoErr
 	}
-	return daemonInfo{LiveRestore: f.liveRestore && !f.infoStale, Version: "26.1.5", SwarmState: f.swarm,
+	return host.Info{LiveRestore: f.liveRestore && !f.infoStale, Version: "26.1.5", SwarmState: f.swarm,
 		Running: f.running, Mirrors: f.mirrors, Debug: f.debug}, nil
 }
 
-// testEnv is a host laid out under a temporary directory.
+// testEnv is a host laid out under a temporary directory: the real
+// commands run against it with one root prefix, and fakes for systemd and
+// dockerd.
 type testEnv struct {
 	t      *testing.T
 	dir    string
-	h      *host
+	h      *ops.Env
 	d      *fakeDaemon
 	config string
 }
@@ -165,43 +170,38 @@ func newTestEnv(t *testing.T) *testEnv {
 	}
 	os.Symlink("/", filepath.Join(dir, "proc/1/root"))
 	os.WriteFile(filepath.Join(dir, "proc/sys/fs/pipe-max-size"), []byte("1048576\n"), 0o644)
-	e.d = &fakeDaemon{config: e.config, svc: unit.Unit{Name: dockerService, LoadState: "loaded",
+	e.d = &fakeDaemon{config: e.config, svc: unit.Unit{Name: host.DockerService, LoadState: "loaded",
 		ActiveState: "active", SubState: "running", MainPID: 4242, KillMode: "process",
 		ExecStart: [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "$DOCKER_OPTS"}}}}
-	h := newHost()
-	h.defaultConfig = e.config
-	h.snapConfig = filepath.Join(dir, "snap/daemon.json")
-	h.stateDir = filepath.Join(dir, "var/lib/docker-liverestore")
-	h.lockPath = filepath.Join(dir, "run/lock/dlr.lock")
-	h.sysctlRoot = dir
-	h.procSys = filepath.Join(dir, "proc/sys")
-	h.proc = filepath.Join(dir, "proc")
-	h.runSystemd = filepath.Join(dir, "run/systemd/system")
-	h.pidFile = filepath.Join(dir, "run/docker.pid")
-	h.root = dir
-	h.unitDir = filepath.Join(dir, "etc/systemd/system")
-	h.vendorUnitDir = filepath.Join(dir, "usr/lib/systemd/system")
-	h.cgroupRoot = filepath.Join(dir, "sys/fs/cgroup")
-	h.self = "/usr/bin/dlr"
-	h.bufs.defaultExecRoot = filepath.Join(dir, "run/docker")
-	h.euid = func() int { return 0 }
-	h.dialSystemd = func(context.Context) (systemdAPI, error) { return e.d, nil }
-	h.docker = func(string) dockerAPI { return e.d }
-	h.journal = func(context.Context, string, time.Time) []string { return []string{"reload rejected by fake"} }
-	h.signal = func(int, syscall.Signal) error { return errors.New("no signals in tests") }
-	h.dockerdValidate = func(ctx context.Context, dockerd string, args []string, candidate []byte) (string, bool, error) {
+	h := host.New()
+	h.Root = dir
+	h.Self = "/usr/bin/dlr"
+	h.Euid = func() int { return 0 }
+	h.DialSystemd = func(context.Context) (host.Systemd, error) { return e.d, nil }
+	h.Docker = func(string) host.Docker { return e.d }
+	h.Events = func(string) buffers.EventSource { return noEvents{} }
+	h.Journal = func(context.Context, string, time.Time) []string { return []string{"reload rejected by fake"} }
+	h.Signal = func(int, syscall.Signal) error { return errors.New("no signals in tests") }
+	h.DockerdValidate = func(ctx context.Context, dockerd string, args []string, candidate []byte) (string, bool, error) {
 		if e.d.validate != nil {
 			return e.d.validate(candidate)
 		}
 		return "", false, nil // like Docker 20.10: no --validate
 	}
-	h.containers = func(context.Context, *observed) ([]containerFacts, error) { return e.d.containers, nil }
-	h.bridge = func(context.Context, *observed) ([]string, error) { return []string{"172.17.0.1"}, nil }
-	h.dockerdVersion = func(context.Context, string) (string, error) { return "26.1.5", nil }
-	h.verifyTimeout = 500 * time.Millisecond
-	h.lockTimeout = 500 * time.Millisecond
-	e.h = h
+	h.Containers = func(context.Context, string) ([]host.Container, error) { return e.d.containers, nil }
+	h.Bridge = func(context.Context, string) ([]string, error) { return []string{"172.17.0.1"}, nil }
+	h.DockerdVersion = func(context.Context, string) (string, error) { return "26.1.5", nil }
+	h.T.Verify = 500 * time.Millisecond
+	h.T.Lock = 500 * time.Millisecond
+	e.h = ops.NewEnv(h)
 	return e
+}
+
+// noEvents is a Docker without an event stream (dlr then polls /info).
+type noEvents struct{}
+
+func (noEvents) Events(context.Context, map[string][]string) (buffers.EventStream, error) {
+	return nil, errors.New("no event stream in this test")
 }
 
 func (e *testEnv) run(args ...string) (code int, stdout, stderr string) {

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/state"
 	"github.com/docker-liverestore/dlr/unit"
 )
@@ -40,8 +42,8 @@ func newFastEnv(t *testing.T) *fastEnv {
 	e.d.svc.FragmentPath = filepath.Join(e.dir, "usr/lib/systemd/system/docker.service")
 	e.d.svc.EnvironmentFiles = []unit.EnvFile{{Path: "/etc/default/docker", Optional: true}}
 	e.d.unitPath = []string{filepath.Join(e.dir, "etc/systemd/system"), filepath.Join(e.dir, "run/systemd/system"), filepath.Join(e.dir, "usr/lib/systemd/system")}
-	e.d.units = map[string]unit.Unit{watcherService: {Name: watcherService, LoadState: "loaded", ActiveState: "active", MainPID: 4343, UnitFileState: "enabled"}}
-	e.h.dialSystemd = func(context.Context) (systemdAPI, error) { e.dials++; return e.d, nil }
+	e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "active", MainPID: 4343, UnitFileState: "enabled"}}
+	e.h.DialSystemd = func(context.Context) (host.Systemd, error) { e.dials++; return e.d, nil }
 	return e
 }
 
@@ -58,7 +60,7 @@ func (e *fastEnv) enable(args ...string) (fast bool, out string) {
 }
 
 func (e *fastEnv) verified() *state.Verified {
-	return state.Store{Dir: e.h.stateDir}.LoadVerified()
+	return state.Store{Dir: e.h.Path(host.StateDir)}.LoadVerified()
 }
 
 func TestFastPathAfterAFullEnable(t *testing.T) {
@@ -73,8 +75,8 @@ func TestFastPathAfterAFullEnable(t *testing.T) {
 	if v.Dockerd != (state.Process{PID: 4242, Start: 1000}) || v.WatcherProcs != filepath.Join(e.dir, "sys/fs/cgroup/system.slice/docker-liverestore.service/cgroup.procs") {
 		t.Errorf("recorded dockerd %+v, watcher %q", v.Dockerd, v.WatcherProcs)
 	}
-	stateFile := filepath.Join(e.h.stateDir, "state.json")
-	recordFile := filepath.Join(e.h.stateDir, "verified")
+	stateFile := filepath.Join(e.h.Path(host.StateDir), "state.json")
+	recordFile := filepath.Join(e.h.Path(host.StateDir), "verified")
 	before, _ := os.Stat(stateFile)
 	recBefore, _ := os.Stat(recordFile)
 	reloads := e.d.reloads
@@ -118,7 +120,7 @@ func TestFastPathInvalidation(t *testing.T) {
 		{"dockerd restarted", func(e *fastEnv) { e.write("proc/4242/stat", procStat(4242, "dockerd", 5000)) }, nil, true},
 		{"watcher gone", func(e *fastEnv) {
 			e.write("sys/fs/cgroup/system.slice/docker-liverestore.service/cgroup.procs", "")
-			e.d.units[watcherService] = unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled"}
+			e.d.units[host.WatcherService] = unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "failed", UnitFileState: "enabled"}
 		}, nil, false},
 		{"another process in the watcher's place", func(e *fastEnv) {
 			e.write("proc/4343/comm", "sleep\n")
@@ -142,9 +144,9 @@ func TestFastPathInvalidation(t *testing.T) {
 		// The full run after it warns about the interrupted run, which is
 		// not recorded (a later run must not hide it); the next one records.
 		{"an interrupted run", func(e *fastEnv) {
-			st, _ := state.Store{Dir: e.h.stateDir}.Load()
+			st, _ := state.Store{Dir: e.h.Path(host.StateDir)}.Load()
 			st.Pending = &state.Pending{Op: "set", Step: "write", PID: 1}
-			state.Store{Dir: e.h.stateDir}.Save(st)
+			state.Store{Dir: e.h.Path(host.StateDir)}.Save(st)
 		}, nil, false},
 	}
 	for _, tt := range tests {
@@ -176,7 +178,7 @@ func TestFastPathNotRecorded(t *testing.T) {
 	}{
 		{"unit files changed since systemd read them", func(e *fastEnv) { e.d.svc.NeedDaemonReload = true }},
 		{"watcher not running", func(e *fastEnv) {
-			e.d.units[watcherService] = unit.Unit{Name: watcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}
+			e.d.units[host.WatcherService] = unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}
 		}},
 		{"a warning", func(e *fastEnv) {
 			e.d.svc.EnvironmentFiles = append(e.d.svc.EnvironmentFiles, unit.EnvFile{Path: "/etc/docker/missing.env"})
@@ -230,7 +232,7 @@ type reloadEvents struct {
 	opened int
 }
 
-func (r *reloadEvents) Events(ctx context.Context, f map[string][]string) (eventStream, error) {
+func (r *reloadEvents) Events(ctx context.Context, f map[string][]string) (buffers.EventStream, error) {
 	r.opened++
 	r.d.mu.Lock()
 	seen := r.d.reloads
@@ -271,7 +273,7 @@ func TestReloadVerifiedByEvent(t *testing.T) {
 	e.write(daemonJSON, orig)
 	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
 	ev := &reloadEvents{d: e.d}
-	e.h.bufs.events = func(string) eventSource { return ev }
+	e.h.Events = func(string) buffers.EventSource { return ev }
 	e.d.infoStale = true
 	code, out, errOut := e.run("enable")
 	if code != 0 || !strings.Contains(out, "verified: dockerd's reload event reports live restore enabled") || ev.opened != 1 {
@@ -282,7 +284,7 @@ func TestReloadVerifiedByEvent(t *testing.T) {
 	e = newTestEnv(t)
 	e.write(daemonJSON, orig)
 	e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
-	e.h.bufs.events = func(string) eventSource { return &reloadEvents{d: e.d} }
+	e.h.Events = func(string) buffers.EventSource { return &reloadEvents{d: e.d} }
 	e.d.rejectAll = true
 	if code, out, errOut := e.run("enable"); code != exitFailed || strings.Contains(out, "verified") {
 		t.Errorf("a reload event saying false verified the change: exit %d\n%s%s", code, out, errOut)
@@ -295,7 +297,7 @@ func TestReloadVerifiedByEvent(t *testing.T) {
 func TestFastPathLockAndRoot(t *testing.T) {
 	e := newFastEnv(t)
 	e.enable()
-	unlock, err := state.Lock(context.Background(), e.h.lockPath)
+	unlock, err := state.Lock(context.Background(), e.h.Path(host.LockFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +305,7 @@ func TestFastPathLockAndRoot(t *testing.T) {
 		t.Errorf("fast path not taken while another run holds the lock:\n%s", out)
 	}
 	unlock()
-	e.h.euid = func() int { return 1000 }
+	e.h.Euid = func() int { return 1000 }
 	if code, out, errOut := e.run("enable"); code != exitRefused {
 		t.Errorf("enable as a user: exit %d\n%s%s", code, out, errOut)
 	}
@@ -319,7 +321,7 @@ func TestInfoPrefetch(t *testing.T) {
 		e := newTestEnv(t)
 		e.write(daemonJSON, orig)
 		e.write("proc/meminfo", "MemTotal:       8000000 kB\n")
-		e.write("run/docker.pid", tt.pid+"\n")
+		e.write("var/run/docker.pid", tt.pid+"\n")
 		e.write("proc/"+tt.pid+"/comm", "dockerd\n")
 		e.write("proc/"+tt.pid+"/cmdline", "/usr/sbin/dockerd\x00-H\x00fd://\x00")
 		if code, out, errOut := e.run("enable"); code != 0 {

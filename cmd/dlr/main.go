@@ -8,20 +8,25 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 )
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
-	h := newHost()
+	e := ops.NewEnv(host.New())
 	var once sync.Once
-	h.catchSignals = func() {
+	e.CatchSignals = func() {
 		once.Do(func() {
 			c := make(chan os.Signal, 1)
 			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 			go func() { <-c; cancel() }()
 		})
 	}
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, h)
+	e.Stdin, e.Prompt = os.Stdin, os.Stderr
+	e.Terminal = isTerminal(os.Stdin) && isTerminal(os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, e)
 	cancel()
 	os.Exit(code)
 }

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 	"github.com/spf13/pflag"
 )
 
@@ -33,9 +34,9 @@ Run 'dlr COMMAND --help' for a command's options.
 Exit codes: 0 done, 1 failed, 2 usage, 3 refused, 4 invalid daemon.json, 5 busy.
 `
 
-// run is dlr's whole program: it parses args, runs one command against h,
+// run is dlr's whole program: it parses args, runs one command against e,
 // prints to stdout and stderr, and returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.Env) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
@@ -48,18 +49,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 	case "version", "--version":
 		fmt.Fprintf(stdout, "dlr %s\n", version)
 		return exitOK
-	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check":
-	case "buffers", "watch": // buffers.go, watch.go
-	case "drill": // drill.go
-	case "completion", "man": // completion.go, man.go
-		return runDocs(cmd, rest, stdout, stderr, h)
+	case "completion", "man":
+		return runDocs(cmd, rest, stdout, stderr)
+	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
 	}
-
-	o := options{}
-	fs := o.flagSet(cmd, h, stderr)
+	var fl cliFlags
+	fs := fl.flagSet(cmd, e.Env, stderr)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
@@ -78,120 +76,119 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, h *host) 
 		fmt.Fprintf(stderr, "dlr %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitUsage
 	}
+	if fl.root != "" {
+		e.Root = fl.root
+	}
+	if cmd == "drill" {
+		e.Progress = newProgress(stderr, e.Terminal)
+	}
 
-	r := newReport(cmd)
-	r.DryRun = o.dryRun
-	var err error
-	stopWaiting := waitingLine(stderr, cmd, o) // colour.go: terminals only
+	r := ops.NewReport(cmd)
+	r.DryRun = fl.o.DryRun
+	stopWaiting := waitingLine(stderr, cmd, fl)
 	if cmd != "enable" {
-		h.catchSignals() // enable does it after its fast path (fastpath.go)
+		e.CatchSignals() // enable does it after its fast path
 	}
-	switch cmd {
-	case "enable":
-		err = enable(ctx, h, o, r)
-	case "disable":
-		err = disable(ctx, h, o, r)
-	case "status":
-		err = status(ctx, h, o, r)
-	case "buffers":
-		err = runBuffers(ctx, h, o, r)
-	case "watch":
-		err = watch(ctx, h, o, stderr)
-	case "validate":
-		err = validate(ctx, h, o, fs.Arg(0), r)
-	case "set", "unset":
-		err = setKeys(ctx, h, o, fs.Args(), cmd == "unset", r)
-	case "snapshot":
-		err = snapshot(ctx, h, o, r)
-	case "check":
-		err = check(ctx, h, o, r)
-	case "drill":
-		err = drill(ctx, h, o, r, os.Stdin, stderr)
-	}
+	err := dispatch(ctx, e, cmd, fl.o, fs.Args(), r, stderr)
 	stopWaiting()
 	code, kind := codeOf(err)
 	r.OK = err == nil
 	if err != nil {
-		r.Error = &errorReport{ExitCode: code, Kind: kind, Message: err.Error()}
+		r.Error = &ops.ErrorReport{ExitCode: code, Kind: kind, Message: err.Error()}
 	}
 	switch {
-	case o.quiet:
-	case o.json:
-		r.writeJSON(stdout)
+	case fl.o.Quiet:
+	case fl.json:
+		writeJSON(stdout, r)
 	default:
-		r.writeText(stdout, stderr)
+		writeText(stdout, stderr, r)
 	}
-	if o.quiet && err == nil && r.Status != nil && !r.Status.Effective {
+	if fl.o.Quiet && err == nil && r.Status != nil && !r.Status.Effective {
 		return exitFailed
 	}
 	return code
 }
 
-// options are the command-line options of enable, disable and status.
-type options struct {
-	config      string
-	dryRun      bool
-	noReload    bool
-	json        bool
-	quiet       bool
-	force       bool
-	pipeMaxSize string
-	buf         bufferOptions // buffers and watch (buffers.go)
-	ifUnknown   string
-	// drill (drill.go)
-	drillSeconds int
-	yes          bool
+// dispatch runs the command.
+func dispatch(ctx context.Context, e *ops.Env, cmd string, o ops.Options, args []string, r *ops.Report, stderr io.Writer) error {
+	switch cmd {
+	case "enable":
+		return ops.Enable(ctx, e, o, r)
+	case "disable":
+		return ops.Disable(ctx, e, o, r)
+	case "status":
+		return ops.Status(ctx, e, o, r)
+	case "buffers":
+		return ops.Buffers(ctx, e, o, r)
+	case "watch":
+		return ops.Watch(ctx, e, o, stderr)
+	case "validate":
+		return ops.Validate(ctx, e, o, args[0], r)
+	case "set", "unset":
+		return ops.Set(ctx, e, o, args, cmd == "unset", r)
+	case "snapshot":
+		return ops.Snapshot(ctx, e, o, r)
+	case "check":
+		return ops.Check(ctx, e, o, r)
+	case "drill":
+		return ops.Drill(ctx, e, o, r)
+	}
+	return nil
 }
 
-// flagSet builds the command's own flag set. The host paths are options too
-// (hidden from --help): tests and unusual hosts point them elsewhere.
-func (o *options) flagSet(cmd string, h *host, stderr io.Writer) *pflag.FlagSet {
+// cliFlags are the options of every command, and the CLI's own.
+type cliFlags struct {
+	o    ops.Options
+	json bool
+	root string
+}
+
+// flagSet builds the command's own flag set. Two flags are hidden from
+// --help: --root (every path dlr uses, under another root: tests and image
+// builds) and --docker-socket.
+func (fl *cliFlags) flagSet(cmd string, e *host.Env, stderr io.Writer) *pflag.FlagSet {
+	o := &fl.o
 	fs := pflag.NewFlagSet("dlr "+cmd, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringVar(&o.config, "config", "", "daemon.json to use (default: dockerd's --config-file, else "+defaultConfig+")")
-	fs.BoolVar(&o.json, "json", false, "print the result as JSON (see README, \"JSON output\")")
+	fs.StringVar(&o.Config, "config", "", "daemon.json to use (default: dockerd's --config-file, else "+host.DefaultConfig+")")
+	fs.BoolVar(&fl.json, "json", false, "print the result as JSON (schema: docs/json.md)")
 	switch cmd {
 	case "enable", "disable", "set", "unset":
-		fs.BoolVar(&o.dryRun, "dry-run", false, "print the diff of every file and the actions, change nothing")
-		fs.BoolVar(&o.noReload, "no-reload", false, "write the files but touch no daemon (image builds, scripts)")
+		fs.BoolVar(&o.DryRun, "dry-run", false, "print the diff of every file and the actions, change nothing")
+		fs.BoolVar(&o.NoReload, "no-reload", false, "write the files but touch no daemon (image builds, scripts)")
 	}
 	switch cmd {
 	case "set", "unset":
-		fs.BoolVar(&o.force, "force", false, "write a change that would break live restore while containers run")
+		fs.BoolVar(&o.Force, "force", false, "write a change that would break live restore while containers run")
 	case "enable":
-		fs.BoolVar(&o.force, "force", false, "enable even when daemon.json holds a restore-breaking edit the running daemon does not use")
-	case "validate":
-		fs.StringVar(&o.ifUnknown, "if-unknown", "fail", "when dlr cannot tell (dockerd down or unreachable): fail (exit 1) or pass (exit 0)")
-	}
-	switch cmd {
-	case "enable":
-		fs.StringVar(&o.pipeMaxSize, "pipe-max-size", "16M", "fs.pipe-max-size to configure: a power of two, 4K to 2G")
+		fs.BoolVar(&o.Force, "force", false, "enable even when daemon.json holds a restore-breaking edit the running daemon does not use")
+		fs.StringVar(&o.PipeMaxSize, "pipe-max-size", "16M", "fs.pipe-max-size to configure: a power of two, 4K to 2G")
 	case "disable":
-		fs.BoolVar(&o.force, "force", false, "turn live restore off even if it was on before dlr")
+		fs.BoolVar(&o.Force, "force", false, "turn live restore off even if it was on before dlr")
 	case "status":
-		fs.BoolVar(&o.quiet, "quiet", false, "print nothing; exit 0 only if live restore is enabled and effective")
+		fs.BoolVar(&o.Quiet, "quiet", false, "print nothing; exit 0 only if live restore is enabled and effective")
+	case "validate":
+		fs.StringVar(&o.IfUnknown, "if-unknown", "fail", "when dlr cannot tell (dockerd down or unreachable): fail (exit 1) or pass (exit 0)")
+	case "buffers", "watch":
+		fs.StringVar(&o.Size, "size", "", "size of each log FIFO, a power of two, at most fs.pipe-max-size (default: fs.pipe-max-size)")
+		fs.StringVar(&o.Budget, "budget", "", "memory for all log FIFOs together (default: 1/64 of RAM)")
+		fs.StringVar(&o.ExecRoot, "exec-root", "", "dockerd's exec root (default: from dockerd's flags and daemon.json, else "+host.DefaultExecRoot+")")
+		if cmd == "buffers" {
+			fs.BoolVar(&o.Quiet, "quiet", false, "print nothing; exit 0 only if every log FIFO is as planned")
+		}
+	case "drill":
+		fs.IntVar(&o.Seconds, "seconds", 10, "how long docker.service and docker.socket stay stopped (1 to 600)")
+		fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation (needed when stdin is not a terminal)")
 	}
-	o.addBufferFlags(fs, cmd)
-	o.addDrillFlags(fs, cmd)
-	hidden := func(p *string, name, usage string) {
-		fs.StringVar(p, name, *p, usage)
-		fs.MarkHidden(name)
-	}
-	hidden(&h.stateDir, "state-dir", "dlr's state directory")
-	hidden(&h.lockPath, "lock-file", "dlr's lock file")
-	hidden(&h.sysctlRoot, "sysctl-root", "root under which sysctl.d directories are read")
-	hidden(&h.procSys, "proc-sys", "/proc/sys")
-	hidden(&h.proc, "proc", "/proc")
-	hidden(&h.runSystemd, "run-systemd", "/run/systemd/system")
-	hidden(&h.dockerSocket, "docker-socket", "the Docker API socket")
-	hidden(&h.pidFile, "pidfile", "dockerd's pid file, used without systemd")
-	hidden(&h.unitDir, "unit-dir", "where dlr's docker.service drop-in goes")
-	hidden(&h.vendorUnitDir, "vendor-unit-dir", "where the packages install their copy of the drop-in")
 	if cmd == "enable" || cmd == "disable" || cmd == "set" || cmd == "unset" {
-		fs.DurationVar(&h.verifyTimeout, "timeout", h.verifyTimeout, "how long to wait for dockerd to show the change")
-		fs.DurationVar(&h.lockTimeout, "lock-timeout", h.lockTimeout, "how long to wait for another dlr run to finish")
+		fs.DurationVar(&e.T.Verify, "timeout", e.T.Verify, "how long to wait for dockerd to show the change")
+		fs.DurationVar(&e.T.Lock, "lock-timeout", e.T.Lock, "how long to wait for another dlr run to finish")
 	}
+	fs.StringVar(&fl.root, "root", "", "the root every path dlr uses is under")
+	fs.MarkHidden("root")
+	fs.StringVar(&e.Socket, "docker-socket", e.Socket, "the Docker API socket")
+	fs.MarkHidden("docker-socket")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of dlr %s:\n%s", cmd, strings.TrimRight(fs.FlagUsages(), "\n")+"\n")
 	}

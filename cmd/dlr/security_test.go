@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/docker-liverestore/dlr/host"
 )
 
 // dlr never follows a symlink out of the directories it keeps its own
@@ -27,16 +29,16 @@ func TestOwnFilesNeverThroughSymlinks(t *testing.T) {
 			os.Symlink(filepath.Join(outside, "victim"), filepath.Join(e.dir, dropIn))
 		}},
 		{"state directory", "refusing to use", func(e *testEnv, outside string) {
-			os.Symlink(outside, e.h.stateDir)
+			os.Symlink(outside, e.h.Path(host.StateDir))
 		}},
 		{"state file", "it is a symlink", func(e *testEnv, outside string) {
-			os.MkdirAll(e.h.stateDir, 0o700)
+			os.MkdirAll(e.h.Path(host.StateDir), 0o700)
 			os.WriteFile(filepath.Join(outside, "victim"), []byte("{}\n"), 0o644)
-			os.Symlink(filepath.Join(outside, "victim"), filepath.Join(e.h.stateDir, "state.json"))
+			os.Symlink(filepath.Join(outside, "victim"), filepath.Join(e.h.Path(host.StateDir), "state.json"))
 		}},
 		{"backups directory", "refusing to keep backups", func(e *testEnv, outside string) {
-			os.MkdirAll(e.h.stateDir, 0o700)
-			os.Symlink(outside, filepath.Join(e.h.stateDir, "backups"))
+			os.MkdirAll(e.h.Path(host.StateDir), 0o700)
+			os.Symlink(outside, filepath.Join(e.h.Path(host.StateDir), "backups"))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,11 +89,11 @@ func TestStateAndBackupsPrivate(t *testing.T) {
 	if code, out, errOut := e.run("enable"); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	backups, _ := filepath.Glob(filepath.Join(e.h.stateDir, "backups", "*"))
+	backups, _ := filepath.Glob(filepath.Join(e.h.Path(host.StateDir), "backups", "*"))
 	if len(backups) != 1 {
 		t.Fatalf("backups: %v", backups)
 	}
-	for _, p := range append([]string{e.h.stateDir, filepath.Join(e.h.stateDir, "backups"), filepath.Join(e.h.stateDir, "state.json")}, backups...) {
+	for _, p := range append([]string{e.h.Path(host.StateDir), filepath.Join(e.h.Path(host.StateDir), "backups"), filepath.Join(e.h.Path(host.StateDir), "state.json")}, backups...) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

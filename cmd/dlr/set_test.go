@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/docker-liverestore/dlr/ops"
 )
 
 func TestSetReloadableKeyIsReloadedAndVerified(t *testing.T) {
@@ -22,7 +24,7 @@ func TestSetReloadableKeyIsReloadedAndVerified(t *testing.T) {
 	if got := e.read(daemonJSON); got != want {
 		t.Errorf("daemon.json:\n%s\nwant\n%s", got, want)
 	}
-	if e.d.reloads != 1 || !strings.Contains(out, "verified: dockerd applied registry-mirrors") {
+	if e.d.reloads != 1 || !strings.Contains(out, "verified: dockerd reports registry-mirrors applied") {
 		t.Errorf("reloads %d\n%s", e.d.reloads, out)
 	}
 	// unset puts the bytes back.
@@ -93,7 +95,7 @@ func TestSetRollsBackWhenReloadIsRejected(t *testing.T) {
 	e.write(daemonJSON, orig)
 	e.d.rejectAll = true
 	code, _, errOut := e.run("set", "debug=true")
-	if code != exitFailed || !strings.Contains(errOut, "did not apply debug") || e.read(daemonJSON) != orig {
+	if code != exitFailed || !strings.Contains(errOut, "did not report debug applied") || e.read(daemonJSON) != orig {
 		t.Errorf("exit %d %s", code, errOut)
 	}
 }
@@ -132,7 +134,7 @@ func TestValidate(t *testing.T) {
 		t.Errorf("--if-unknown=pass: exit %d", code)
 	}
 	code, out, _ := e.run("validate", "--json", cand)
-	var r report
+	var r ops.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Validate == nil || len(r.Validate.Unknown) != 1 || code != exitFailed {
 		t.Errorf("--json: %v %+v", err, r.Validate)
 	}

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/host"
 )
 
 // fakeEvents plays dockerd's event stream: each Events call is one
@@ -23,7 +25,7 @@ type fakeEvents struct {
 	end     chan struct{} // closed: the current stream ends (dockerd stops)
 }
 
-func (f *fakeEvents) Events(ctx context.Context, _ map[string][]string) (eventStream, error) {
+func (f *fakeEvents) Events(ctx context.Context, _ map[string][]string) (buffers.EventStream, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opened++
@@ -87,13 +89,13 @@ func (b *syncBuffer) String() string {
 // startWatch runs `dlr watch` until the test ends and returns its log.
 func startWatch(t *testing.T, e *testEnv, args ...string) (*fakeEvents, *syncBuffer, func() int) {
 	f := &fakeEvents{ch: make(chan engine.Event), end: make(chan struct{})}
-	e.h.bufs.events = func(socket string) eventSource {
+	e.h.Events = func(socket string) buffers.EventSource {
 		f.mu.Lock()
 		f.sockets = append(f.sockets, socket)
 		f.mu.Unlock()
 		return f
 	}
-	e.h.bufs.poll, e.h.bufs.backoffMin, e.h.bufs.backoffMax = 10*time.Millisecond, 10*time.Millisecond, 40*time.Millisecond
+	e.h.T.Poll, e.h.T.Backoff = 10*time.Millisecond, 40*time.Millisecond
 	e.write("proc/4242/stat", "4242 (dockerd) S 1 4242\n")
 	e.write("proc/4242/cmdline", "/usr/sbin/dockerd\x00-H\x00fd://\x00")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -101,7 +103,7 @@ func startWatch(t *testing.T, e *testEnv, args ...string) (*fakeEvents, *syncBuf
 	done := make(chan int, 1)
 	go func() {
 		var out bytes.Buffer
-		done <- run(ctx, append([]string{"watch", "--exec-root", filepath.Join(e.dir, "run/docker")}, args...), &out, log, e.h)
+		done <- run(ctx, append([]string{"watch", "--exec-root", filepath.Join(e.dir, "var/run/docker")}, args...), &out, log, e.h)
 	}()
 	var once sync.Once
 	code := -1
@@ -140,14 +142,14 @@ func TestWatchGrowsNewContainers(t *testing.T) {
 
 	// A container that starts later, and an exec session in it.
 	idC := strings.Repeat("c", 64)
-	c := e.fifo("run/docker/containerd/" + idC + "/" + idC + "-stdout")
+	c := e.fifo("var/run/docker/containerd/" + idC + "/" + idC + "-stdout")
 	start := time.Now()
 	f.send(t, engine.Event{Type: "container", Action: "start", Actor: engine.Actor{ID: idC}})
 	waitFor(t, "the new container's FIFO to grow", func() bool { return pipeSz(t, c) == 1<<20 })
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("grown after %v", d)
 	}
-	x := e.fifo("run/docker/containerd/" + idC + "/" + strings.Repeat("e", 64) + "-stderr")
+	x := e.fifo("var/run/docker/containerd/" + idC + "/" + strings.Repeat("e", 64) + "-stderr")
 	f.send(t, engine.Event{Type: "container", Action: "exec_start: sh -c date", Actor: engine.Actor{ID: idC}})
 	waitFor(t, "the exec session's FIFO to grow", func() bool { return pipeSz(t, x) == 1<<20 })
 
@@ -161,7 +163,7 @@ func TestWatchGrowsNewContainers(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Errorf("exit %d on SIGTERM", code)
 	}
-	if f.sockets[0] != defaultSocket {
+	if f.sockets[0] != e.h.Path(host.DefaultSocket) {
 		t.Errorf("socket %s", f.sockets[0])
 	}
 	if !strings.Contains(log.String(), "grew cccccccccccc/"+idC[:12]) {

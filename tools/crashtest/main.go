@@ -165,20 +165,14 @@ func (t *tester) dropIn() string {
 }
 func (t *tester) stateDir() string { return filepath.Join(t.root, "var/lib/docker-liverestore") }
 
-// args are the hidden flags that point every host path into the scratch
-// host. --run-systemd names a missing directory (no systemd) and --pidfile a
-// missing file (no dockerd), and --no-reload keeps dlr off any daemon.
+// args point every host path into the scratch host (the hidden --root):
+// it has no /run/systemd/system (no systemd) and no dockerd pid file (no
+// dockerd), and --no-reload keeps dlr off any daemon.
 func (t *tester) args(cmd string) []string {
 	a := []string{cmd,
 		"--config", t.config(),
-		"--state-dir", t.stateDir(),
-		"--lock-file", filepath.Join(t.root, "run/lock/dlr.lock"),
-		"--sysctl-root", t.root,
-		"--proc-sys", filepath.Join(t.root, "proc/sys"),
-		"--proc", filepath.Join(t.root, "proc"),
-		"--run-systemd", filepath.Join(t.root, "run/systemd/system"),
+		"--root", t.root,
 		"--docker-socket", filepath.Join(t.root, "run/docker.sock"),
-		"--pidfile", filepath.Join(t.root, "run/docker.pid"),
 	}
 	switch cmd {
 	case "enable", "disable":

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/docker-liverestore/dlr/buffers"
+	"github.com/docker-liverestore/dlr/ops"
+)
+
+// writeJSON prints the report as JSON (docs/json.md).
+func writeJSON(w io.Writer, r *ops.Report) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	enc.Encode(r)
+}
+
+// writeText prints the report for a person: what was done, then notes and
+// warnings, then the error with what to do next.
+func writeText(stdout, stderr io.Writer, r *ops.Report) {
+	for _, p := range r.DiffPaths() {
+		fmt.Fprint(stdout, r.Diffs[p])
+	}
+	prefix := ""
+	if r.DryRun {
+		prefix = "would: "
+	}
+	for _, a := range r.Actions {
+		fmt.Fprintf(stdout, "%s%s\n", prefix, a)
+	}
+	if r.Status != nil {
+		writeStatus(stdout, r.Status)
+	}
+	if r.Validate != nil {
+		writeValidate(stdout, r.Validate)
+	}
+	if r.Check != nil {
+		writeCheck(colourLines(stdout), r.Check) // PASS/WARN/FAIL coloured on a terminal
+	}
+	if r.Drill != nil {
+		writeDrill(stdout, r.Drill)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(stdout, "%s\n", n)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintln(stderr, colourFor(stderr)(yellow, "dlr: warning: "+w))
+	}
+	if r.Error != nil {
+		msg := r.Error.Message
+		if r.Error.Kind == string(ops.Refused) {
+			msg = "refused: " + msg
+		}
+		fmt.Fprintln(stderr, errorLine(stderr, fmt.Sprintf("dlr %s: %s", r.Command, strings.TrimSpace(msg))))
+	}
+}
+
+func writeStatus(w io.Writer, s *ops.StatusReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	verdict := "off"
+	switch {
+	case s.Effective:
+		verdict = "on (in the file and in the running daemon)"
+	case s.Enabled && s.DaemonLiveRestore == "false":
+		verdict = "configured but NOT effective: the running daemon has it off (run dlr enable)"
+	case s.Enabled && s.DaemonUnknown:
+		verdict = "configured; whether the running daemon has it is unknown (see below; run as root)"
+	case s.Enabled:
+		verdict = "configured; applies when dockerd starts"
+	}
+	row("live restore:", "%s", verdict)
+	cfg := s.FileLiveRestore
+	if s.ConfigError != "" {
+		cfg += " (" + s.ConfigError + ")"
+	}
+	row("daemon.json:", "%s (%s): live-restore %s", s.Config, s.ConfigSource, cfg)
+	if s.Service != "" {
+		svc := s.ActiveState
+		if s.MainPID > 0 {
+			svc += fmt.Sprintf(", PID %d", s.MainPID)
+		}
+		if s.LoadState != "" && s.LoadState != "loaded" {
+			svc = s.LoadState
+		}
+		if s.KillMode != "" {
+			svc += ", KillMode=" + s.KillMode
+		}
+		row("service:", "%s: %s", s.Service, svc)
+	}
+	if s.DaemonLiveRestore != "" {
+		row("daemon:", "Docker %s, LiveRestoreEnabled %s, swarm %s", s.DaemonVersion, s.DaemonLiveRestore, orDash(s.Swarm))
+	}
+	if s.Flag != "" {
+		row("flag:", "--live-restore=%s in %s", s.Flag, s.FlagSource)
+	}
+	pms := fmt.Sprintf("running %d", s.PipeMaxSizeRunning)
+	if s.PipeMaxSizeWinner != "" {
+		pms += ", at boot from " + s.PipeMaxSizeWinner
+	}
+	row("fs.pipe-max-size:", "%s", pms)
+	if len(s.LogBuffers) > 0 {
+		smallest, containers := s.LogBuffers[0].Size, map[string]bool{}
+		for _, b := range s.LogBuffers {
+			smallest = min(smallest, b.Size)
+			containers[b.Container] = true
+		}
+		note := ""
+		if smallest <= 64<<10 {
+			note = " (a container blocks once 64K of log output piles up while dockerd is down: dlr buffers grows them)"
+		}
+		row("log buffers:", "%d streams of %d containers, smallest %s%s", len(s.LogBuffers), len(containers), buffers.SizeText(smallest), note)
+		for _, b := range s.LogBuffers {
+			if b.RideOut != nil {
+				row("", "%s/%s: %s at %.0f B/s recently: blocks after %.1f s of daemon outage", buffers.ShortID(b.Container), b.Stream, buffers.SizeText(b.Size), *b.Rate, *b.RideOut)
+			}
+		}
+	}
+	managed := "no (dlr has not changed daemon.json)"
+	if s.Managed {
+		managed = "yes (before dlr: live-restore " + s.Prior + "; dlr disable puts it back)"
+	} else if s.StateUnknown {
+		managed = "unknown (see below)"
+	}
+	row("managed by dlr:", "%s", managed)
+	for _, c := range s.Conflicts {
+		row("CONFLICT:", "%s", c)
+	}
+	for _, u := range s.Unknown {
+		row("unknown:", "%s", u)
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeCheck(w io.Writer, c *ops.CheckReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, it := range c.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", it.Result, it.Title, it.Detail)
+		if it.Fix != "" && it.Result != "PASS" {
+			fmt.Fprintf(tw, "\t\tfix: %s\n", it.Fix)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d FAIL, %d WARN\n", c.Fails, c.Warns)
+}
+
+func writeValidate(w io.Writer, v *ops.ValidateReport) {
+	for _, u := range v.Unsafe {
+		fmt.Fprintf(w, "UNSAFE   %s\n", u)
+	}
+	for _, u := range v.Unknown {
+		fmt.Fprintf(w, "UNKNOWN  %s\n", u)
+	}
+	for _, c := range v.Changes {
+		fmt.Fprintf(w, "change   %s: %s -> %s (%s)\n", c.Key, orAbsent(c.Old), orAbsent(c.New), c.Class)
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "note     %s\n", n)
+	}
+	if v.Safe {
+		fmt.Fprintf(w, "%s: safe to install\n", v.File)
+	}
+}
+
+func orAbsent(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "(absent)"
+	}
+	return s
+}
+
+func writeDrill(w io.Writer, d *ops.DrillReport) {
+	paint := colourFor(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range d.Containers {
+		after := "-"
+		if c.PidAfter != 0 {
+			after = fmt.Sprint(c.PidAfter)
+		}
+		word := paint(red, "LOST")
+		if c.Survived {
+			word = paint(green, "SURVIVED")
+		}
+		fmt.Fprintf(tw, "%s\t%s\tPID %d -> %s\t%s\n", word, c.Name, c.Pid, after, c.Outcome)
+	}
+	tw.Flush()
+	how := fmt.Sprintf("stopped for %d s", d.Seconds)
+	if d.Interrupted {
+		how = "interrupted, started again at once"
+	}
+	fmt.Fprintf(w, "daemon downtime: %.2f s (%s); %d of %d containers kept running with the same PID\n",
+		d.Downtime, how, d.Survived, len(d.Containers))
+}

@@ -1,0 +1,150 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/docker-liverestore/dlr/atomicfile"
+	"github.com/docker-liverestore/dlr/daemonjson"
+)
+
+// Config is daemon.json as read: its bytes, whether it exists, and the file
+// an edit will replace (a symlink's target).
+type Config struct {
+	Path   string
+	Target string
+	Exists bool
+	Data   []byte
+	Doc    *daemonjson.Doc
+}
+
+// ReadConfig reads and parses daemon.json. Whatever makes an edit unsafe
+// (not a regular file, a symlink loop, unreadable, not what dockerd would
+// parse) is an error naming the file, with the file untouched.
+func ReadConfig(path string) (*Config, error) {
+	target, fi, err := atomicfile.Resolve(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	c := &Config{Path: path, Target: target, Exists: fi != nil}
+	if c.Exists {
+		f, err := os.Open(target)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %v", target, ErrText(err))
+		}
+		defer f.Close()
+		// Read one byte more than Parse accepts, so that a huge file is
+		// refused without reading all of it.
+		c.Data, err = io.ReadAll(io.LimitReader(f, daemonjson.MaxSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %v", target, ErrText(err))
+		}
+	}
+	c.Doc, err = daemonjson.Parse(c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// LiveRestoreWord describes "live-restore" in the file: "true", "false",
+// "absent" or "no-file".
+func (c *Config) LiveRestoreWord() string {
+	if !c.Exists {
+		return "no-file"
+	}
+	v, has := c.Doc.LiveRestore()
+	switch {
+	case !has:
+		return "absent"
+	case v:
+		return "true"
+	}
+	return "false"
+}
+
+// stringKey returns a string member of the file ("" when absent or not a
+// string).
+func (c *Config) stringKey(key string) string {
+	if c == nil {
+		return ""
+	}
+	raw, ok := c.Doc.Lookup(key)
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// ExecRoot finds dockerd's exec root (where its containers' log FIFOs
+// are): flag (--exec-root), else dockerd's own --exec-root, else
+// "exec-root" in its daemon.json (found as every command finds it:
+// [Env.ConfigLocation], Snap included), else the default. It reads no
+// D-Bus and no API: it runs as docker.service's ExecStop. It returns the
+// directory, where it came from, and warnings.
+func (e *Env) ExecRoot(flag, configFlag string, c Cmdline) (dir, source string, warnings []string) {
+	if flag != "" {
+		return flag, "--exec-root", nil
+	}
+	if v, ok := c.Flag("exec-root", false); ok && v != "" {
+		return v, "--exec-root of " + c.Source, nil
+	}
+	var sources []Cmdline
+	if len(c.Args) > 0 {
+		sources = append(sources, c)
+	}
+	config, from := e.ConfigLocation(configFlag, sources, false)
+	def := e.Path(DefaultExecRoot)
+	cfg, err := ReadConfig(config)
+	switch {
+	case err == nil && !cfg.Exists:
+	case err != nil && errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		warnings = append(warnings, fmt.Sprintf("cannot use %s (%s): %v; assuming exec-root %s", config, from, err, def))
+	default:
+		if v := cfg.stringKey("exec-root"); v != "" {
+			return v, "\"exec-root\" in " + config, warnings
+		}
+	}
+	return def, "default", warnings
+}
+
+// DataRoot is dockerd's data root: its --data-root flag, else "data-root"
+// (or the old "graph") in daemon.json, else the default; under Root.
+func (e *Env) DataRoot(f *Facts, cfg *Config) string {
+	root := ""
+	for _, c := range f.FlagSources() {
+		if v, ok := c.Flag("data-root", false); ok {
+			root = v
+			break
+		}
+	}
+	for _, k := range []string{"data-root", "graph"} {
+		if root == "" {
+			root = cfg.stringKey(k)
+		}
+	}
+	if root == "" {
+		root = DefaultDataRoot
+	}
+	return e.Path(root)
+}
+
+// SwarmStateFile returns the path of dockerd's swarm state when it exists
+// (<data-root>/swarm/docker-state.json): how a node that was in a swarm is
+// known without asking dockerd.
+func (e *Env) SwarmStateFile(f *Facts, cfg *Config) string {
+	p := filepath.Join(e.DataRoot(f, cfg), "swarm", "docker-state.json")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}

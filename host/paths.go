@@ -1,0 +1,35 @@
+package host
+
+import "path/filepath"
+
+// Paths dlr reads and writes on a real host. [Env.Path] puts them under
+// [Env.Root].
+const (
+	DefaultConfig   = "/etc/docker/daemon.json"
+	SnapConfig      = "/var/snap/docker/current/config/daemon.json"
+	DefaultSocket   = "/run/docker.sock"
+	DefaultPidFile  = "/var/run/docker.pid"
+	DefaultDataRoot = "/var/lib/docker"
+	DefaultExecRoot = "/var/run/docker" // dockerd's --exec-root default
+	StateDir        = "/var/lib/docker-liverestore"
+	LockFile        = "/run/lock/docker-liverestore.lock"
+	ProcDir         = "/proc"
+	ProcSysDir      = "/proc/sys"
+	RunSystemd      = "/run/systemd/system" // exists when systemd is PID 1
+	UnitDir         = "/etc/systemd/system" // where dlr writes its drop-ins
+	VendorUnitDir   = "/usr/lib/systemd/system"
+	LibUnitDir      = "/lib/systemd/system" // Debian's packages' unit dir (= /usr/lib where /usr is merged)
+	CgroupRoot      = "/sys/fs/cgroup"
+
+	DockerService     = "docker.service"
+	SnapDockerService = "snap.docker.dockerd.service"
+	WatcherService    = "docker-liverestore.service"
+)
+
+// Path returns the path p (absolute, as on a real host) under e.Root.
+func (e *Env) Path(p string) string {
+	if e.Root == "" || e.Root == "/" {
+		return p
+	}
+	return filepath.Join(e.Root, p)
+}

@@ -1,0 +1,113 @@
+package ops
+
+import (
+	"context"
+
+	"github.com/docker-liverestore/dlr/guard"
+	"github.com/docker-liverestore/dlr/host"
+)
+
+// Check is `dlr check`: a host checklist in the spirit of
+// docker-bench-security, each item PASS / WARN / FAIL / SKIP with the fix,
+// one guard rule each. It exits 0 when nothing FAILs, 3 otherwise. It
+// changes nothing.
+func Check(ctx context.Context, e *Env, o Options, r *Report) error {
+	f, err := e.Observe(ctx, o.Config, false)
+	if err != nil {
+		return failed("%v", err)
+	}
+	defer f.Close()
+	c := &CheckReport{}
+	r.Check = c
+	r.Config, r.ConfigSource = f.Config, f.ConfigSource
+
+	cfg, cfgErr := host.ReadConfig(f.Config)
+	var info *host.Info
+	infoWhy := "dockerd is not running"
+	if f.Active {
+		if i, err := e.Info(ctx, f.Socket); err == nil {
+			info = &i
+		} else {
+			infoWhy = err.Error()
+		}
+	}
+	flagSrc, flagOn, _ := liveRestoreFlag(f)
+	lr := guard.LiveRestoreState{Config: f.Config, ConfigErr: cfgErr, FileOn: cfgErr == nil && cfg.LiveRestoreWord() == "true",
+		FlagOn: flagSrc != "" && flagOn, Daemon: info != nil, DaemonWhy: infoWhy}
+	if info != nil {
+		lr.DaemonOn = info.LiveRestore
+	}
+	c.add(guard.LiveRestoreOn(lr))
+
+	if info == nil {
+		c.add(guard.Finding{Rule: "swarm", Severity: guard.Skip, Title: "not a swarm node", Message: "daemon not reachable"})
+	} else {
+		c.add(guard.Swarm(info.SwarmState, lr.FileOn || lr.FlagOn))
+	}
+	if cfgErr == nil {
+		c.add(guard.NoFlagConflicts(guard.FlagConflicts(flags(f), cfg.Doc)))
+		base, baseName := e.baseline(cfg)
+		drift := append(guard.Drift(base, cfg.Doc), e.bridgeDrift(ctx, f, cfg, info)...)
+		running, known := 0, info != nil
+		if known {
+			running = info.Running
+		}
+		c.add(guard.NoDrift(drift, baseName, running, known))
+	}
+	for _, name := range []string{host.DockerService, "containerd.service"} {
+		u := e.UnitNamed(ctx, f, name)
+		found := u != nil && u.LoadState != "not-found"
+		mode := ""
+		if found {
+			mode = u.KillMode
+		}
+		c.add(guard.KillMode(name, mode, found))
+	}
+	if u := f.Unit; u != nil {
+		var deps []string
+		for _, l := range [][]string{u.RequiredBy, u.BoundBy, u.ConsistsOf} {
+			deps = append(deps, l...)
+		}
+		c.add(guard.Dependents(deps))
+	}
+	if info != nil && e.Containers != nil {
+		if cs, err := e.Containers(ctx, f.Socket); err != nil {
+			c.add(guard.Finding{Rule: "restart-policy", Severity: guard.Skip, Title: "running containers have a restart policy", Message: err.Error()})
+		} else {
+			var none, published []string
+			for _, ct := range cs {
+				if ct.RestartPolicy == "" || ct.RestartPolicy == "no" {
+					none = append(none, ct.Name)
+				}
+				if ct.Published {
+					published = append(published, ct.Name)
+				}
+			}
+			c.add(guard.RestartPolicies(none))
+			c.add(guard.PublishedPorts(published))
+		}
+	}
+	if info != nil && e.DockerdVersion != nil && len(f.UnitCmd.Args) > 0 {
+		installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
+		c.add(guard.VersionSkew(info.Version, installed, err))
+	}
+	if info != nil {
+		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, nil)
+		var sizes []int64
+		for _, b := range bufs {
+			sizes = append(sizes, b.Size)
+		}
+		c.add(guard.LogBuffers(sizes))
+	}
+	if f.SD != nil {
+		w := guard.Watcher(host.WatcherService, "", "", "")
+		if u := e.UnitNamed(ctx, f, host.WatcherService); u != nil {
+			w = guard.Watcher(host.WatcherService, u.LoadState, u.ActiveState, u.UnitFileState)
+		}
+		c.add(w)
+	}
+	if c.Fails > 0 {
+		return refused("%d check(s) failed", c.Fails)
+	}
+	return nil
+}

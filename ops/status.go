@@ -1,0 +1,127 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/docker-liverestore/dlr/buffers"
+	"github.com/docker-liverestore/dlr/guard"
+	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/state"
+	"github.com/docker-liverestore/dlr/sysctl"
+)
+
+// Status reports where the host stands. It changes nothing, needs no root
+// for what it can read, and says what it could not read.
+func Status(ctx context.Context, e *Env, o Options, r *Report) error {
+	f, err := e.Observe(ctx, o.Config, false)
+	if err != nil {
+		return failed("%v", err)
+	}
+	defer f.Close()
+	s := &StatusReport{Config: f.Config, ConfigSource: f.ConfigSource}
+	r.Status = s
+	r.Warnings = append(r.Warnings, f.Warnings...)
+	if f.SDErr != nil {
+		s.Unknown = append(s.Unknown, "systemd: "+f.SDErr.Error())
+	}
+	if f.Chroot {
+		s.Unknown = append(s.Unknown, "daemon: "+f.ChrootWhy)
+	}
+	cfg, err := host.ReadConfig(f.Config)
+	if err != nil {
+		s.FileLiveRestore, s.ConfigError = "invalid", err.Error()
+	} else {
+		s.FileLiveRestore = cfg.LiveRestoreWord()
+	}
+	if u := f.Unit; u != nil {
+		s.Service, s.LoadState, s.ActiveState, s.MainPID, s.KillMode = u.Name, u.LoadState, u.ActiveState, int(u.MainPID), u.KillMode
+		if u.KillMode != "" && u.KillMode != "process" {
+			r.Warn("%s has KillMode=%s: stopping it kills the containers whatever live restore says; KillMode=process is needed", u.Name, u.KillMode)
+		}
+	} else if f.Systemd && f.SDErr == nil {
+		s.Service, s.LoadState = host.DockerService, "not-found"
+	}
+	if src, v, raw := liveRestoreFlag(f); src != "" {
+		s.Flag, s.FlagSource = raw, src
+		if s.FileLiveRestore == "true" || s.FileLiveRestore == "false" {
+			s.Conflicts = append(s.Conflicts, guard.LiveRestoreFlag(src, raw, v, true, f.Config).Message)
+		}
+		s.Enabled = v
+	} else {
+		s.Enabled = s.FileLiveRestore == "true"
+	}
+	dataRoot := host.DefaultDataRoot
+	if f.Active {
+		i, err := e.Info(ctx, f.Socket)
+		if err != nil {
+			s.Unknown = append(s.Unknown, "daemon: "+err.Error())
+			s.DaemonUnknown = true
+		} else {
+			s.DaemonLiveRestore, s.DaemonVersion, s.Swarm = boolWord(i.LiveRestore), i.Version, i.SwarmState
+			if i.RootDir != "" {
+				dataRoot = i.RootDir
+			}
+			s.Effective = s.Enabled && i.LiveRestore
+			if fd := guard.Swarm(i.SwarmState, s.Enabled); fd.Severity == guard.Fail {
+				s.Conflicts = append(s.Conflicts, fd.Message)
+			}
+		}
+		s.LogBuffers, s.Unknown = e.logBuffers(ctx, o, f, dataRoot, s.Unknown)
+	}
+	if v, err := sysctl.Running(e.Path(host.ProcSysDir), sysctl.Key); err == nil {
+		s.PipeMaxSizeRunning = v
+	} else {
+		s.Unknown = append(s.Unknown, "fs.pipe-max-size: "+err.Error())
+	}
+	if winner, _, err := sysctl.Configured(sysctl.Dirs{Root: e.Root}, sysctl.Key); err == nil && winner.File != "" {
+		s.PipeMaxSizeWinner = winner.String()
+		if n, err := sysctl.ParseSize(winner.Value); err == nil {
+			s.PipeMaxSizeBoot = n
+		}
+	}
+	if st, err := (state.Store{Dir: e.Path(host.StateDir)}).Load(); err != nil {
+		s.Unknown = append(s.Unknown, "dlr state: "+err.Error())
+		s.StateUnknown = true
+	} else {
+		if st.DaemonJSON != nil {
+			s.Managed, s.Prior = true, st.DaemonJSON.Prior
+		}
+		if p := st.Pending; p != nil {
+			s.Pending = fmt.Sprintf("dlr %s (PID %d, %s) stopped at step %q; run dlr %s again to finish it",
+				p.Op, p.PID, p.Started.Format(time.RFC3339), p.Step, p.Op)
+			r.Warn("%s", s.Pending)
+		}
+	}
+	return nil
+}
+
+// logBuffers reads the log FIFO sizes of the running containers, with
+// each json-file log's recent rate and the outage it rides out; what
+// cannot be read is added to unknown.
+func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot string, unknown []string) ([]LogBuffer, []string) {
+	dir, _, _ := e.ExecRoot(o.ExecRoot, o.Config, e.DockerdCmdline(f.PID))
+	streams, err := buffers.Scan(ctx, dir)
+	if err != nil {
+		return nil, append(unknown, "log buffers: "+err.Error())
+	}
+	var out []LogBuffer
+	for _, st := range streams {
+		if st.Err != nil {
+			unknown = append(unknown, "log buffer "+st.Path+": "+st.Err.Error())
+			continue
+		}
+		b := LogBuffer{Container: st.Container, Stream: st.Name, Size: st.Size}
+		if rates, ok := buffers.RecentLogRates(dataRoot, st.Container); ok && !st.Exec {
+			r := rates[st.Kind()]
+			b.Rate = &r
+			if r > 0 {
+				ride := float64(st.Size) / r
+				b.RideOut = &ride
+			}
+		}
+		out = append(out, b)
+	}
+	return out, unknown
+}
