@@ -45,47 +45,11 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		c.add(guard.Swarm(info.SwarmState, lr.FileOn || lr.FlagOn))
 	}
 	if cfgErr == nil {
-		c.add(guard.NoFlagConflicts(guard.FlagConflicts(flags(f), cfg.Doc)))
-		base, baseName := e.baseline(cfg)
-		drift := append(guard.Drift(base, cfg.Doc), e.bridgeDrift(ctx, f, cfg, info)...)
-		running, known := 0, info != nil
-		if known {
-			running = info.Running
-		}
-		c.add(guard.NoDrift(drift, baseName, running, known))
+		e.checkFile(ctx, c, f, cfg, info)
 	}
-	for _, name := range []string{host.DockerService, "containerd.service"} {
-		u := e.UnitNamed(ctx, f, name)
-		found := u != nil && u.LoadState != "not-found"
-		mode := ""
-		if found {
-			mode = u.KillMode
-		}
-		c.add(guard.KillMode(name, mode, found))
-	}
-	if u := f.Unit; u != nil {
-		var deps []string
-		for _, l := range [][]string{u.RequiredBy, u.BoundBy, u.ConsistsOf} {
-			deps = append(deps, l...)
-		}
-		c.add(guard.Dependents(deps))
-	}
+	e.checkUnits(ctx, c, f)
 	if info != nil && e.Containers != nil {
-		if cs, err := e.Containers(ctx, f.Socket); err != nil {
-			c.add(guard.Finding{Rule: "restart-policy", Severity: guard.Skip, Title: "running containers have a restart policy", Message: err.Error()})
-		} else {
-			var none, published []string
-			for _, ct := range cs {
-				if ct.RestartPolicy == "" || ct.RestartPolicy == "no" {
-					none = append(none, ct.Name)
-				}
-				if ct.Published {
-					published = append(published, ct.Name)
-				}
-			}
-			c.add(guard.RestartPolicies(none))
-			c.add(guard.PublishedPorts(published))
-		}
+		e.checkContainers(ctx, c, f)
 	}
 	if info != nil && e.DockerdVersion != nil && len(f.UnitCmd.Args) > 0 {
 		installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
@@ -110,4 +74,59 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		return refused("%d check(s) failed", c.Fails)
 	}
 	return nil
+}
+
+// checkFile checks daemon.json against dockerd's flags and against what
+// the running daemon uses.
+func (e *Env) checkFile(ctx context.Context, c *CheckReport, f *host.Facts, cfg *host.Config, info *host.Info) {
+	c.add(guard.NoFlagConflicts(guard.FlagConflicts(flags(f), cfg.Doc)))
+	base, baseName := e.baseline(cfg)
+	drift := append(guard.Drift(base, cfg.Doc), e.bridgeDrift(ctx, f, cfg, info)...)
+	running, known := 0, info != nil
+	if known {
+		running = info.Running
+	}
+	c.add(guard.NoDrift(drift, baseName, running, known))
+}
+
+// checkUnits checks docker.service and containerd.service: KillMode, and
+// the units that go down with docker.service.
+func (e *Env) checkUnits(ctx context.Context, c *CheckReport, f *host.Facts) {
+	for _, name := range []string{host.DockerService, "containerd.service"} {
+		u := e.UnitNamed(ctx, f, name)
+		found := u != nil && u.LoadState != "not-found"
+		mode := ""
+		if found {
+			mode = u.KillMode
+		}
+		c.add(guard.KillMode(name, mode, found))
+	}
+	if u := f.Unit; u != nil {
+		var deps []string
+		for _, l := range [][]string{u.RequiredBy, u.BoundBy, u.ConsistsOf} {
+			deps = append(deps, l...)
+		}
+		c.add(guard.Dependents(deps))
+	}
+}
+
+// checkContainers checks the running containers' restart policies and
+// published ports.
+func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts) {
+	cs, err := e.Containers(ctx, f.Socket)
+	if err != nil {
+		c.add(guard.Finding{Rule: "restart-policy", Severity: guard.Skip, Title: "running containers have a restart policy", Message: err.Error()})
+		return
+	}
+	var none, published []string
+	for _, ct := range cs {
+		if ct.RestartPolicy == "" || ct.RestartPolicy == "no" {
+			none = append(none, ct.Name)
+		}
+		if ct.Published {
+			published = append(published, ct.Name)
+		}
+	}
+	c.add(guard.RestartPolicies(none))
+	c.add(guard.PublishedPorts(published))
 }

@@ -60,6 +60,28 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 			}
 		}
 	}
+	steps, err := e.disablePlan(o, f, cfg, st, live, newData, remove, change, lr, r)
+	if err != nil {
+		return err
+	}
+	if o.DryRun {
+		plan.Describe(r, steps)
+		return nil
+	}
+	x := plan.NewExec(e.Env, f, cfg, st, r, "disable", live)
+	if err := x.Run(ctx, steps); err != nil {
+		return err
+	}
+	if err := x.Commit(); err != nil {
+		return failed("%v", err)
+	}
+	r.Changed = x.Changed
+	return nil
+}
+
+// disablePlan is the list of steps that undoes what dlr did; notes for
+// what needs no step go to r.
+func (e *Env) disablePlan(o Options, f *host.Facts, cfg *host.Config, st state.State, live bool, newData []byte, remove, change bool, lr *LiveRestoreReport, r *Report) ([]plan.Step, error) {
 	wantDaemon := lr.FileAfter == "true"
 
 	var steps []plan.Step
@@ -86,7 +108,7 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 		if twoStep {
 			interim, _, err := cfg.Doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
 			if err != nil {
-				return failed("%v", err)
+				return nil, failed("%v", err)
 			}
 			first = plan.NewWriteConfig(cfg, interim, false, "live-restore: false")
 			first.Interim = true
@@ -116,19 +138,7 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 			steps = append(steps, final)
 		}
 	}
-	if o.DryRun {
-		plan.Describe(r, steps)
-		return nil
-	}
-	x := plan.NewExec(e.Env, f, cfg, st, r, "disable", live)
-	if err := x.Run(ctx, steps); err != nil {
-		return err
-	}
-	if err := x.Commit(); err != nil {
-		return failed("%v", err)
-	}
-	r.Changed = x.Changed
-	return nil
+	return steps, nil
 }
 
 // disabledConfig decides what daemon.json becomes from dlr's record of it

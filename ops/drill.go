@@ -45,55 +45,102 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 		return failed("%v", err)
 	}
 	defer f.Close()
-	if f.Chroot {
-		return refused("%s: the drill needs the host's own systemd and dockerd", f.ChrootWhy)
+	d, err := e.drillPreflight(ctx, f)
+	if err != nil {
+		return err
 	}
-	if !f.Systemd || f.SD == nil {
-		return refused("systemd is not running as PID 1 (%s missing): the drill stops docker.service through systemd", e.Path(host.RunSystemd))
+	if err := d.confirm(ctx, o); err != nil {
+		return err
 	}
-	sd := f.SD
-	if f.Unit == nil || f.Unit.LoadState == "not-found" {
-		return refused("docker.service is not installed: nothing to drill")
+	// Grow the log FIFOs; a failure is a warning, not a reason to refuse.
+	sub := NewReport("buffers")
+	if err := Buffers(ctx, e, o, sub); err != nil {
+		r.Warn("log FIFOs not (all) grown: %v; a container that logs a lot may block while dockerd is away", err)
 	}
-	svc := f.Unit.Name
-	if !f.Active {
-		return refused("%s is %s, not active: start it first (systemctl start %s)", svc, f.Unit.ActiveState, svc)
+	r.Actions = append(r.Actions, sub.Actions...)
+	r.Warnings = append(r.Warnings, sub.Warnings...)
+	r.Notes = append(r.Notes, sub.Notes...)
+	r.Buffers = sub.Buffers
+	d.rep = &DrillReport{Seconds: o.Seconds, Containers: []DrillResult{}}
+	r.Drill = d.rep
+	defer e.Progress.Done()
+	if err := d.outage(ctx, r); err != nil {
+		return err
 	}
-	if f.Unit.KillMode != "process" {
-		return refused("%s has KillMode=%s: stopping it kills every container whatever live restore says (set KillMode=process in a drop-in, then systemctl daemon-reload)", svc, f.Unit.KillMode)
+	return d.compare(context.WithoutCancel(ctx))
+}
+
+// drill is one drill under way.
+type drill struct {
+	e          *Env
+	f          *host.Facts
+	svc        string
+	socketUnit string // docker.socket where it exists, else ""
+	before     []DrillContainer
+	rep        *DrillReport
+}
+
+// drillPreflight makes every check before anything is stopped: the host's
+// own systemd, docker.service active with KillMode=process (any other
+// KillMode kills the containers with dockerd), live restore on in the
+// running daemon (the file alone is not enough: a reload may not have
+// happened); then it lists the running containers.
+func (e *Env) drillPreflight(ctx context.Context, f *host.Facts) (*drill, error) {
+	switch {
+	case f.Chroot:
+		return nil, refused("%s: the drill needs the host's own systemd and dockerd", f.ChrootWhy)
+	case !f.Systemd || f.SD == nil:
+		return nil, refused("systemd is not running as PID 1 (%s missing): the drill stops docker.service through systemd", e.Path(host.RunSystemd))
+	case f.Unit == nil || f.Unit.LoadState == "not-found":
+		return nil, refused("docker.service is not installed: nothing to drill")
+	}
+	d := &drill{e: e, f: f, svc: f.Unit.Name}
+	switch {
+	case !f.Active:
+		return nil, refused("%s is %s, not active: start it first (systemctl start %s)", d.svc, f.Unit.ActiveState, d.svc)
+	case f.Unit.KillMode != "process":
+		return nil, refused("%s has KillMode=%s: stopping it kills every container whatever live restore says (set KillMode=process in a drop-in, then systemctl daemon-reload)", d.svc, f.Unit.KillMode)
 	}
 	info, err := e.Info(ctx, f.Socket)
 	if err != nil {
-		return failed("asking dockerd whether live restore is on: %v; nothing was stopped", err)
+		return nil, failed("asking dockerd whether live restore is on: %v; nothing was stopped", err)
 	}
 	if !info.LiveRestore {
-		return refused("live restore is not active in the running dockerd (LiveRestoreEnabled false): the containers would stop with it; run `dlr enable` first (see `dlr status`)")
+		return nil, refused("live restore is not active in the running dockerd (LiveRestoreEnabled false): the containers would stop with it; run `dlr enable` first (see `dlr status`)")
 	}
-	before, err := e.listRunning(ctx, f.Socket)
-	if err != nil {
-		return failed("listing the running containers: %v; nothing was stopped", err)
+	if d.before, err = e.listRunning(ctx, f.Socket); err != nil {
+		return nil, failed("listing the running containers: %v; nothing was stopped", err)
 	}
 	// docker.socket, where it exists (Snap's dockerd and some packagings
 	// have none).
-	socketUnit := ""
-	if svc != host.SnapDockerService {
+	if d.svc != host.SnapDockerService {
 		cctx, cancel := context.WithTimeout(ctx, e.T.Call)
-		u, err := sd.Unit(cctx, "docker.socket")
+		u, err := f.SD.Unit(cctx, "docker.socket")
 		cancel()
 		if err != nil {
-			return failed("reading docker.socket from systemd: %v; nothing was stopped", err)
+			return nil, failed("reading docker.socket from systemd: %v; nothing was stopped", err)
 		}
 		if u.LoadState != "" && u.LoadState != "not-found" {
-			socketUnit = "docker.socket"
+			d.socketUnit = "docker.socket"
 		}
 	}
+	return d, nil
+}
 
+// confirm asks on a terminal, else wants --yes: a script without --yes is
+// refused, never left waiting on a read.
+func (d *drill) confirm(ctx context.Context, o Options) error {
+	e := d.e
 	if !o.Yes {
 		if !e.Terminal {
 			return refused("the drill stops Docker for %d s and needs a yes: stdin is not a terminal, so give --yes to run it from a script", o.Seconds)
 		}
+		also := ""
+		if d.socketUnit != "" {
+			also = " and " + d.socketUnit
+		}
 		fmt.Fprintf(e.Prompt, "This stops %s%s for %d s; %d running containers should keep running. Continue? [y/N] ",
-			svc, map[bool]string{true: " and " + socketUnit, false: ""}[socketUnit != ""], o.Seconds, len(before))
+			d.svc, also, o.Seconds, len(d.before))
 		// Read in the background: Ctrl-C (which cancels ctx, since main
 		// catches it) must end the wait for an answer too.
 		answer := make(chan string, 1)
@@ -114,105 +161,94 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 	if ctx.Err() != nil {
 		return failed("interrupted before the drill began; nothing was stopped")
 	}
+	return nil
+}
 
-	// Grow the log FIFOs; a failure is a warning, not a reason to refuse.
-	sub := NewReport("buffers")
-	if err := Buffers(ctx, e, o, sub); err != nil {
-		r.Warn("log FIFOs not (all) grown: %v; a container that logs a lot may block while dockerd is away", err)
+func (d *drill) units() []string {
+	if d.socketUnit != "" {
+		return []string{d.socketUnit, d.svc}
 	}
-	r.Actions = append(r.Actions, sub.Actions...)
-	r.Warnings = append(r.Warnings, sub.Warnings...)
-	r.Notes = append(r.Notes, sub.Notes...)
-	r.Buffers = sub.Buffers
+	return []string{d.svc}
+}
 
-	d := &DrillReport{Seconds: o.Seconds, Containers: []DrillResult{}}
-	r.Drill = d
-	progress := e.Progress
-	defer progress.Done()
-
-	// From here, docker is started again whatever happens.
-	restart := context.WithoutCancel(ctx)
-	stopped := false
-	units := []string{svc}
-	if socketUnit != "" {
-		units = []string{socketUnit, svc}
-	}
-	startAll := func(ctx context.Context) error {
+// start starts docker again, with a context an interrupt does not cancel.
+// docker.service allows 3 starts in 60 s (StartLimitBurst): a drill soon
+// after a restart hits it, and systemd then refuses the start; the counter
+// is cleared and the start tried once more.
+func (d *drill) start(ctx context.Context, r *Report) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.e.T.Start)
+	defer cancel()
+	startAll := func() error {
 		var errs []error
-		for _, u := range units {
-			if err := sd.Start(ctx, u); err != nil {
+		for _, u := range d.units() {
+			if err := d.f.SD.Start(sctx, u); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		return errors.Join(errs...)
 	}
-	start := func() error {
-		sctx, cancel := context.WithTimeout(restart, e.T.Start)
-		defer cancel()
-		err := startAll(sctx)
-		if err != nil && e.ResetFailed != nil {
-			// docker.service allows 3 starts in 60 s (StartLimitBurst):
-			// a drill soon after a restart hits it, and systemd then
-			// refuses the start. Clear the counter and try once more.
-			if rerr := e.ResetFailed(sctx, units...); rerr == nil {
-				if err = startAll(sctx); err == nil {
-					r.Note("systemd refused the first start (start limit of %s hit); dlr ran systemctl reset-failed and started it again", svc)
-				}
+	err := startAll()
+	if err != nil && d.e.ResetFailed != nil {
+		if rerr := d.e.ResetFailed(sctx, d.units()...); rerr == nil {
+			if err = startAll(); err == nil {
+				r.Note("systemd refused the first start (start limit of %s hit); dlr ran systemctl reset-failed and started it again", d.svc)
 			}
 		}
-		stopped = false
-		return err
 	}
-	defer func() {
-		if stopped {
-			start()
-		}
-	}()
+	return err
+}
 
-	d.StoppedAt = e.Now()
-	stopped = true
-	progress.Show("stopping %s ...", svc)
+// outage stops docker.socket and docker.service over D-Bus, waits, and
+// starts them again: after the wait, or at once on an interrupt (SIGINT,
+// SIGTERM). From the stop until the start the Docker socket is never used:
+// a connection to docker.socket would start dockerd.
+func (d *drill) outage(ctx context.Context, r *Report) error {
+	e, rep := d.e, d.rep
+	rep.StoppedAt = e.Now()
+	e.Progress.Show("stopping %s ...", d.svc)
 	stopCtx, cancel := context.WithTimeout(ctx, e.T.Reload)
+	var err error
 	// The socket first: once it is closed no client can start dockerd
-	// again through socket activation in the moment between the two
-	// stops (dockerd keeps its own copy of the listening socket until it
-	// exits).
-	for _, u := range []string{socketUnit, svc} {
-		if u == "" {
-			continue
-		}
-		if err = sd.Stop(stopCtx, u); err != nil {
+	// again through socket activation in the moment between the two stops
+	// (dockerd keeps its own copy of the listening socket until it exits).
+	for _, u := range d.units() {
+		if err = d.f.SD.Stop(stopCtx, u); err != nil {
 			break
 		}
 	}
 	cancel()
 	if err != nil {
-		serr := start()
-		if serr != nil {
-			return failed("stopping %s: %v; starting it again failed too: %v (run: systemctl start %s %s)", svc, err, serr, socketUnit, svc)
+		if serr := d.start(ctx, r); serr != nil {
+			return failed("stopping %s: %v; starting it again failed too: %v (run: systemctl start %s %s)", d.svc, err, serr, d.socketUnit, d.svc)
 		}
-		return failed("stopping %s: %v; it was started again", svc, err)
+		return failed("stopping %s: %v; it was started again", d.svc, err)
 	}
 	r.Changed = true
-	r.Action("stopped %s%s", map[bool]string{true: socketUnit + " and ", false: ""}[socketUnit != ""], svc)
-
-	werr := e.Wait(ctx, time.Duration(o.Seconds)*time.Second, func(left time.Duration) {
-		progress.Show("docker is stopped: %d s left (Ctrl-C starts it now)", int(left.Round(time.Second)/time.Second))
+	if d.socketUnit != "" {
+		r.Action("stopped %s and %s", d.socketUnit, d.svc)
+	} else {
+		r.Action("stopped %s", d.svc)
+	}
+	werr := e.Wait(ctx, time.Duration(rep.Seconds)*time.Second, func(left time.Duration) {
+		e.Progress.Show("docker is stopped: %d s left (Ctrl-C starts it now)", int(left.Round(time.Second)/time.Second))
 	})
-	if werr != nil {
-		d.Interrupted = true
+	rep.Interrupted = werr != nil
+	e.Progress.Show("starting %s ...", d.svc)
+	if err := d.start(ctx, r); err != nil {
+		return failed("starting %s again: %v; run: systemctl start %s %s", d.svc, err, d.socketUnit, d.svc)
 	}
-	progress.Show("starting %s ...", svc)
-	if err := start(); err != nil {
-		return failed("starting %s again: %v; run: systemctl start %s %s", svc, err, socketUnit, svc)
-	}
-	r.Action("started %s again", svc)
+	r.Action("started %s again", d.svc)
+	return nil
+}
 
-	// Wait until dockerd answers, then compare.
-	vctx, vcancel := context.WithTimeout(restart, e.T.Verify)
-	defer vcancel()
+// compare waits until dockerd answers, then looks up every container that
+// ran before.
+func (d *drill) compare(ctx context.Context) error {
+	e, rep := d.e, d.rep
+	vctx, cancel := context.WithTimeout(ctx, e.T.Verify)
+	defer cancel()
 	for {
-		_, err := e.Info(vctx, f.Socket)
+		_, err := e.Info(vctx, d.f.Socket)
 		if err == nil {
 			break
 		}
@@ -224,9 +260,9 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	d.Downtime = e.Now().Sub(d.StoppedAt).Seconds()
-	progress.Done()
-	after, err := e.listRunning(restart, f.Socket)
+	rep.Downtime = e.Now().Sub(rep.StoppedAt).Seconds()
+	e.Progress.Done()
+	after, err := e.listRunning(ctx, d.f.Socket)
 	if err != nil {
 		return failed("listing the containers after the drill: %v", err)
 	}
@@ -234,24 +270,24 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 	for _, c := range after {
 		now[c.ID] = c.Pid
 	}
-	for _, c := range before {
+	for _, c := range d.before {
 		res := DrillResult{DrillContainer: c, PidAfter: now[c.ID]}
 		switch pid, ok := now[c.ID]; {
 		case ok && pid == c.Pid:
 			res.Survived, res.Outcome = true, "same PID"
-			d.Survived++
+			rep.Survived++
 		case ok:
 			res.Outcome = "restarted (new PID): it was killed and its restart policy started it again"
 		default:
 			res.Outcome = "not running"
 		}
-		d.Containers = append(d.Containers, res)
+		rep.Containers = append(rep.Containers, res)
 	}
-	if d.Interrupted {
-		return failed("interrupted: %s was started again at once after %.2f s", svc, d.Downtime)
+	if rep.Interrupted {
+		return failed("interrupted: %s was started again at once after %.2f s", d.svc, rep.Downtime)
 	}
-	if lost := len(before) - d.Survived; lost > 0 {
-		return failed("%d of %d containers did not keep running through the outage (see above); `dlr check` lists what can cause this", lost, len(before))
+	if lost := len(d.before) - rep.Survived; lost > 0 {
+		return failed("%d of %d containers did not keep running through the outage (see above); `dlr check` lists what can cause this", lost, len(d.before))
 	}
 	return nil
 }
