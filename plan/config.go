@@ -31,8 +31,8 @@ type WriteConfig struct {
 	// What says what changes, for the description ("live-restore: absent
 	// -> true"); "" for none.
 	What string
-	// Old is what the file holds before this step, for the diff ("" = the
-	// file as read before the run).
+	// Old is the file as read before the run: the diff shows the whole
+	// change of the run, interim writes included.
 	Old []byte
 	// Interim marks a write that a later step replaces.
 	Interim bool
@@ -48,10 +48,9 @@ func NewWriteConfig(cfg *host.Config, data []byte, remove bool, what string) *Wr
 	return &WriteConfig{Data: data, Remove: remove, What: what, path: cfg.Path, Old: cfg.Data, oldExist: cfg.Exists}
 }
 
-// After makes w a write that follows prev (its diff starts from prev's
-// bytes).
+// After makes w a write that follows prev, an interim write.
 func (w *WriteConfig) After(prev *WriteConfig) *WriteConfig {
-	w.Old, w.oldExist = prev.Data, !prev.Remove
+	prev.Interim = true
 	return w
 }
 

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/docker-liverestore/dlr/host"
+)
+
+// The output that is a contract (what status, check, enable and disable
+// print, as text and as --json, the dry-run diffs, the bad-input messages)
+// is checked against golden transcripts in testdata/golden, whole. After a
+// deliberate change of the output, regenerate them and read the diff:
+//
+//	go test ./cmd/dlr -run TestGolden -update
+var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/golden")
+
+// goldenCase is a scenario: a host set up, then commands run in order.
+type goldenCase struct {
+	name  string
+	setup func(e *testEnv)
+	runs  [][]string
+}
+
+func goldenCases() []goldenCase {
+	return []goldenCase{
+		{"enable-then-disable", nil, [][]string{
+			{"status"}, {"enable", "--dry-run"}, {"enable"}, {"enable"}, {"status"}, {"status", "--json"},
+			{"disable", "--dry-run"}, {"disable"}, {"status"},
+		}},
+		{"enable-json", nil, [][]string{{"enable", "--json"}, {"disable", "--json"}}},
+		{"check", func(e *testEnv) {
+			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10, RestartPolicy: "no", Published: true}}
+		}, [][]string{{"check"}, {"enable"}, {"check", "--json"}}},
+		{"set-unset", nil, [][]string{
+			{"set", "--dry-run", "debug=true", `labels=["a=b"]`}, {"set", "debug=true"}, {"unset", "--dry-run", "debug"}, {"unset", "debug"},
+			{"set", "bip=10.9.0.1/24"},
+		}},
+		{"validate", func(e *testEnv) {
+			e.write("candidate.json", "{\"live-restore\": true, \"bip\": \"10.1.0.1/24\", \"bogus-key\": 1}\n")
+			e.write("ok.json", "{\"live-restore\": true, \"debug\": true}\n")
+		}, [][]string{{"validate", "$ROOT/candidate.json"}, {"validate", "$ROOT/ok.json"}, {"validate", "--json", "$ROOT/ok.json"}}},
+		{"bad-input", func(e *testEnv) {
+			e.write(daemonJSON, "{\n  \"debug\": tru\n}\n")
+		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"}}},
+		{"flag-conflict", func(e *testEnv) {
+			e.d.svc.ExecStart = [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--debug"}}
+			e.write(daemonJSON, "{\"debug\": true}\n")
+		}, [][]string{{"enable"}, {"status"}, {"check"}}},
+	}
+}
+
+// normalise replaces what changes from run to run: the temporary root,
+// backup time stamps, the time of a recorded check.
+func normalise(s, root string) string {
+	s = strings.ReplaceAll(s, root, "$ROOT")
+	s = regexp.MustCompile(`daemon\.json\.\d{8}T\d{6}\.\d+Z`).ReplaceAllString(s, "daemon.json.<time>")
+	s = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+`).ReplaceAllString(s, "<time>")
+	s = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`).ReplaceAllString(s, "<time>")
+	return s
+}
+
+func TestGolden(t *testing.T) {
+	for _, gc := range goldenCases() {
+		t.Run(gc.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.write("proc/meminfo", "MemTotal:        1048576 kB\n")
+			if gc.setup == nil {
+				e.write(daemonJSON, orig)
+			} else {
+				gc.setup(e)
+			}
+			var b strings.Builder
+			for _, args := range gc.runs {
+				for i := range args {
+					args[i] = strings.ReplaceAll(args[i], "$ROOT", e.dir)
+				}
+				code, out, errOut := e.run(args...)
+				fmt.Fprintf(&b, "$ dlr %s\n%s", strings.Join(args, " "), out)
+				if errOut != "" {
+					fmt.Fprintf(&b, "[stderr]\n%s", errOut)
+				}
+				fmt.Fprintf(&b, "[exit %d]\n\n", code)
+			}
+			got := normalise(b.String(), e.dir)
+			path := filepath.Join("testdata", "golden", gc.name+".txt")
+			if *update {
+				os.MkdirAll(filepath.Dir(path), 0o755)
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from the transcript (go test ./cmd/dlr -run TestGolden -update, then read the diff):\n%s", path, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// lineDiff shows the first lines where two transcripts differ.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\nwant: %s\ngot:  %s", i+1, a, b)
+		}
+	}
+	return ""
+}
