@@ -1,6 +1,6 @@
 // Package contrib holds configuration-management material for dlr (the
-// Ansible role in ansible/) and the test of the README's snippets for
-// Puppet, Chef and Salt.
+// Ansible role in ansible/) and the test of docs/fleet.md's snippets for
+// Ansible, Puppet, Chef and Salt.
 package contrib
 
 import (
@@ -12,22 +12,20 @@ import (
 	"testing"
 )
 
-// fleetBlocks returns the fenced code blocks of README.md's "Fleet: config
-// management" section by language (puppet, ruby, yaml).
+// fleetDoc is the page whose snippets these tests check.
+const fleetDoc = "../docs/fleet.md"
+
+// fleetBlocks returns the fenced code blocks of docs/fleet.md (Fleet: config
+// management) by language (puppet, ruby, yaml), in the page's order.
 func fleetBlocks(t *testing.T) map[string][]string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile(fleetDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	i := strings.Index(s, "\n## Fleet: config management\n")
-	if i < 0 {
-		t.Fatal(`README.md has no "## Fleet: config management" section`)
-	}
-	s = s[i+1:]
-	if j := strings.Index(s[3:], "\n## "); j >= 0 {
-		s = s[:j+3]
+	if !strings.HasPrefix(s, "# Fleet: config management\n") {
+		t.Fatalf("%s does not start with \"# Fleet: config management\"", fleetDoc)
 	}
 	out := map[string][]string{}
 	for _, m := range regexp.MustCompile("(?s)\n```(\\w+)\n(.*?)\n```\n").FindAllStringSubmatch(s, -1) {

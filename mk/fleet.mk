@@ -1,4 +1,4 @@
-# fleet-test parses the README's Puppet, Chef and Salt snippets (puppet
+# fleet-test parses the Puppet, Chef and Salt snippets of docs/fleet.md (puppet
 # parser validate, ruby -c, a YAML load) and the Ansible role's YAML
 # (contrib/). fleet-deps installs the tools. The role itself is proven in
 # the rig by TestAnsibleRole (make e2e).
