@@ -46,7 +46,7 @@ func (c Class) String() string {
 type Key struct {
 	Name  string
 	Class Class
-	// Why says what a change does, for messages and the README table.
+	// Why says what a change does, for messages and the key table in docs/restore-guard.md.
 	Why string
 }
 
