@@ -427,7 +427,7 @@ func TestDebImageBuild(t *testing.T) {
 		writeGuest(t, g, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")
 		g.MustExec(t, "chmod", "755", "/usr/sbin/policy-rc.d")
 		out := pkgMust(t, g, "apt-get install -y "+guestDeb(p.Cur))
-		wantContains(t, "install under policy-rc.d", out, "policy-rc.d forbids touching services", "--no-reload")
+		wantContains(t, "install under policy-rc.d", out, "policy-rc.d forbids touching services", "writing files only, no daemon is touched")
 		if strings.Contains(out, "set fs.pipe-max-size") {
 			t.Errorf("the install under policy-rc.d set the running fs.pipe-max-size")
 		}
@@ -438,7 +438,7 @@ func TestDebImageBuild(t *testing.T) {
 			t.Errorf("the daemon was touched under policy-rc.d: %+v (before %+v)", got, before)
 		}
 		out = pkgMust(t, g, "apt-get purge -y docker-liverestore")
-		wantContains(t, "purge under policy-rc.d", out, "--no-reload")
+		wantContains(t, "purge under policy-rc.d", out, "writing files only, no daemon is touched")
 		if got := readGuestFile(t, g, pkgDaemonJSON); got != pkgOrigDaemonJSON {
 			t.Errorf("daemon.json after purge = %q", got)
 		}

@@ -91,9 +91,15 @@ func (e *Env) mutate(ctx context.Context, o Options, cmd string) (unlock func(),
 // needs systemd's D-Bus unless no daemon is to be touched, and puts what it
 // found in the report (the daemon.json path and where it came from, or
 // source when given; warnings; a chroot). live says whether the running
-// system may be touched: not with --no-reload and not in a chroot.
+// system may be touched: not with --no-reload, and not where
+// host.ServicesBlocked says so (an image build, policy-rc.d, a chroot).
 func (e *Env) observeForChange(ctx context.Context, o Options, config, source string, r *Report) (f *host.Facts, live bool, err error) {
 	live = !o.NoReload
+	blocked := ""
+	if live {
+		blocked = e.ServicesBlocked(ctx, false)
+		live = blocked == ""
+	}
 	f, err = e.Observe(ctx, config, live && !o.DryRun)
 	if err != nil {
 		return nil, false, &Error{Failed, err}
@@ -103,9 +109,12 @@ func (e *Env) observeForChange(ctx context.Context, o Options, config, source st
 	}
 	r.Config, r.ConfigSource = f.Config, f.ConfigSource
 	r.Warnings = append(r.Warnings, f.Warnings...)
-	if f.Chroot {
+	switch {
+	case f.Chroot:
 		r.Note("%s: writing files only, no daemon is touched", f.ChrootWhy)
 		live = false
+	case blocked != "":
+		r.Note("%s: writing files only, no daemon is touched", blocked)
 	}
 	return f, live, nil
 }

@@ -51,6 +51,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 		return exitOK
 	case "completion", "man":
 		return runDocs(cmd, rest, stdout, stderr)
+	case "services-blocked":
+		// Hidden, for the packages' maintainer scripts: why services must
+		// not be touched (nothing when they may).
+		if why := e.ServicesBlocked(ctx, true); why != "" {
+			fmt.Fprintln(stdout, why)
+		}
+		return exitOK
 	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)

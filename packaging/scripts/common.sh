@@ -38,42 +38,25 @@ is_yes() {
 }
 
 # in_image succeeds when the package is being installed into another root
-# (DPKG_ROOT): dlr then runs chrooted there and writes files only.
+# (DPKG_ROOT): dlr then runs chrooted there.
 in_image() { [ -n "${DPKG_ROOT-}" ] && [ "$DPKG_ROOT" != / ]; }
 
-# no_reload_reason prints why no service may be touched, or nothing: an
-# image build (DPKG_ROOT), or /usr/sbin/policy-rc.d forbidding it (exit
-# 101, as in Docker build containers and debootstrap chroots).
-no_reload_reason() {
+# dlr_cmd ARGS... runs dlr (chrooted into DPKG_ROOT for an image build).
+dlr_cmd() {
 	if in_image; then
-		echo "installing into $DPKG_ROOT (DPKG_ROOT)"
-		return 0
+		chroot "$DPKG_ROOT" dlr "$@" </dev/null
+	else
+		dlr "$@" </dev/null
 	fi
-	if [ -x /usr/sbin/policy-rc.d ]; then
-		_p=0
-		/usr/sbin/policy-rc.d docker reload >/dev/null 2>&1 </dev/null || _p=$?
-		if [ "$_p" = 101 ]; then
-			echo "/usr/sbin/policy-rc.d forbids touching services (exit 101)"
-		fi
-	fi
-	return 0
 }
 
-# run_dlr ARGS... runs dlr with ARGS (adding --no-reload when services must
-# not be touched), prints its output line by line, and sets dlr_rc to its
-# exit code and dlr_out to its output. It never fails itself.
+# run_dlr ARGS... runs dlr with ARGS, prints its output line by line, and
+# sets dlr_rc to its exit code and dlr_out to its output. It never fails
+# itself. Whether dlr may touch the running daemon (an image build,
+# policy-rc.d, a chroot) dlr decides itself, and says so.
 run_dlr() {
-	_why=$(no_reload_reason)
-	if [ -n "$_why" ]; then
-		say "$_why: writing files only, no daemon is touched (--no-reload)"
-		set -- "$@" --no-reload
-	fi
 	dlr_rc=0
-	if in_image; then
-		dlr_out=$(chroot "$DPKG_ROOT" dlr "$@" </dev/null 2>&1) || dlr_rc=$?
-	else
-		dlr_out=$(dlr "$@" </dev/null 2>&1) || dlr_rc=$?
-	fi
+	dlr_out=$(dlr_cmd "$@" 2>&1) || dlr_rc=$?
 	printf '%s\n' "$dlr_out" | sed -e '/^$/d' -e 's/^/docker-liverestore: | /'
 }
 
@@ -91,21 +74,7 @@ do_enable() {
 		return 0
 	fi
 	say "running 'dlr enable' ($1)"
-	# Without /proc (a chroot during an image build) dlr enable cannot
-	# read the running fs.pipe-max-size, which it does not touch there
-	# anyway: give it the kernel's default in a directory of its own
-	# (--proc-sys, a hidden dlr option) so that it writes its files.
-	_procsys=
-	if [ ! -r "${DPKG_ROOT-}/proc/sys/fs/pipe-max-size" ] &&
-		_procsys=$(mktemp -d "${DPKG_ROOT-}/tmp/docker-liverestore.XXXXXX" 2>/dev/null); then
-		mkdir "$_procsys/fs"
-		echo 1048576 >"$_procsys/fs/pipe-max-size"
-		say "no /proc: taking fs.pipe-max-size as the kernel's default (1048576); files only"
-		run_dlr enable --pipe-max-size "$(setting PIPE_MAX_SIZE 16M)" --proc-sys "${_procsys#"${DPKG_ROOT-}"}"
-		rm -rf "$_procsys"
-	else
-		run_dlr enable --pipe-max-size "$(setting PIPE_MAX_SIZE 16M)"
-	fi
+	run_dlr enable --pipe-max-size "$(setting PIPE_MAX_SIZE 16M)"
 	[ "$dlr_rc" = 0 ] && return 0
 	shout "**********************************************************************"
 	shout "*** 'dlr enable' did not turn live restore on (exit $dlr_rc)."
@@ -150,15 +119,16 @@ do_disable() {
 # starts, stops or restarts dockerd.
 
 # units_why_not prints why the running systemd must not be asked to start,
-# stop or reload units, or nothing: what no_reload_reason says (DPKG_ROOT,
-# policy-rc.d 101), no /proc (a chroot, as dlr itself assumes), or systemd
-# not running (no /run/systemd/system, no systemctl).
+# stop or reload units, or nothing. dlr decides (`dlr services-blocked`: an
+# image build, policy-rc.d 101, a chroot, no systemd). Only after dlr is
+# gone (deb postrm, rpm %postun, which just have systemd re-read its units)
+# is the shell left to judge by itself: then no systemd, or an image build,
+# is reason enough.
 units_why_not() {
-	_u=$(no_reload_reason)
-	if [ -n "$_u" ]; then
-		echo "$_u"
-	elif [ ! -r /proc/1/comm ]; then
-		echo "no /proc (a chroot)"
+	if in_image; then
+		echo "installing into $DPKG_ROOT (DPKG_ROOT)"
+	elif command -v dlr >/dev/null 2>&1; then
+		dlr services-blocked </dev/null 2>/dev/null || echo "cannot tell (dlr services-blocked failed)"
 	elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
 		echo "systemd is not running"
 	fi
