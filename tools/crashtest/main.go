@@ -31,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -352,56 +353,13 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 	}
 
 	// What it left.
-	got, exists := readMaybe(t.target(sh))
-	if sh.link {
-		if fi, err := os.Lstat(t.config()); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			bad("the symlink daemon.json was replaced or removed")
-		}
-	}
-	isBefore := exists == (before != nil) && bytes.Equal(got, before)
-	isAfter := exists == (after != nil) && bytes.Equal(got, after)
-	if exists {
-		if _, err := daemonjson.Parse(got); err != nil {
-			bad("daemon.json does not parse: %v", err)
-		}
-	}
-	if !isBefore && !isAfter {
-		bad("daemon.json is %s: neither the before nor the after version", show(got, exists))
-	}
-	if d, ok := readMaybe(t.dropIn()); ok && !bytes.Equal(d, ref.dropIn) {
-		bad("the sysctl drop-in is partial: %q", d)
-	}
-	var st state.State
-	if b, ok := readMaybe(filepath.Join(t.stateDir(), "state.json")); ok {
-		if err := json.Unmarshal(b, &st); err != nil {
-			bad("state.json does not parse: %v", err)
-		}
-	}
-	backups, _ := filepath.Glob(filepath.Join(t.stateDir(), "backups", "daemon.json.*"))
-	for _, b := range backups {
-		data, _ := os.ReadFile(b)
-		if !bytes.Equal(data, sh.before) && !bytes.Equal(data, ref.after) && !bytes.Equal(data, ref.setAfter) {
-			bad("backup %s holds bytes daemon.json never had: %q", filepath.Base(b), data)
-		}
-	}
+	l := t.look(sh)
 	temps := t.tempFiles()
 	t.temps += len(temps)
-
-	// Where the kill landed.
-	where := "exited before the kill"
-	if killed {
-		switch {
-		case st.Pending == nil && isBefore && !isAfter:
-			where = "before the write (no pending step)"
-		case st.Pending != nil && isBefore && !isAfter:
-			where = fmt.Sprintf("pending step %q, daemon.json not yet replaced", st.Pending.Step)
-		case st.Pending != nil:
-			where = fmt.Sprintf("pending step %q, daemon.json replaced (before commit)", st.Pending.Step)
-		default:
-			where = "after the commit"
-		}
-	}
-	t.landed[op+": "+where]++
+	p, st, isBefore, isAfter := judgeLeft(sh, ref, before, after, l)
+	probs = append(probs, p...)
+	t.landed[op+": "+landedAt(killed, st, isBefore, isAfter)]++
+	where := landedAt(killed, st, isBefore, isAfter)
 
 	// dlr status says whether a step is pending.
 	code, out, _ := t.run("status")
@@ -466,6 +424,89 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 		fmt.Printf("crash: %s %s delay %v: %s\n", sh.name, op, delay, where)
 	}
 	return probs
+}
+
+// leftover is what an interrupted run left on the scratch host.
+type leftover struct {
+	file         []byte // daemon.json (the symlink's target)
+	exists       bool
+	linkReplaced bool // a symlink daemon.json is no longer a symlink
+	dropIn       []byte
+	dropInExists bool
+	state        []byte // state.json
+	stateExists  bool
+	backups      map[string][]byte // backups/daemon.json.*, by name
+}
+
+// look reads what the run left.
+func (t *tester) look(sh shape) leftover {
+	var l leftover
+	l.file, l.exists = readMaybe(t.target(sh))
+	if sh.link {
+		fi, err := os.Lstat(t.config())
+		l.linkReplaced = err != nil || fi.Mode()&fs.ModeSymlink == 0
+	}
+	l.dropIn, l.dropInExists = readMaybe(t.dropIn())
+	l.state, l.stateExists = readMaybe(filepath.Join(t.stateDir(), "state.json"))
+	l.backups = map[string][]byte{}
+	paths, _ := filepath.Glob(filepath.Join(t.stateDir(), "backups", "daemon.json.*"))
+	for _, p := range paths {
+		l.backups[filepath.Base(p)], _ = os.ReadFile(p)
+	}
+	return l
+}
+
+// judgeLeft checks what a killed run left against the invariants: the file
+// is the version before or after the run (and parses), a symlink stays a
+// symlink, the drop-in is absent or whole, the state parses, every backup
+// holds bytes daemon.json really had. It returns the violations, the state
+// and which version the file is.
+func judgeLeft(sh shape, ref *reference, before, after []byte, l leftover) (probs []string, st state.State, isBefore, isAfter bool) {
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	if l.linkReplaced {
+		bad("the symlink daemon.json was replaced or removed")
+	}
+	isBefore = l.exists == (before != nil) && bytes.Equal(l.file, before)
+	isAfter = l.exists == (after != nil) && bytes.Equal(l.file, after)
+	if l.exists {
+		if _, err := daemonjson.Parse(l.file); err != nil {
+			bad("daemon.json does not parse: %v", err)
+		}
+	}
+	if !isBefore && !isAfter {
+		bad("daemon.json is %s: neither the before nor the after version", show(l.file, l.exists))
+	}
+	if l.dropInExists && !bytes.Equal(l.dropIn, ref.dropIn) {
+		bad("the sysctl drop-in is partial: %q", l.dropIn)
+	}
+	if l.stateExists {
+		if err := json.Unmarshal(l.state, &st); err != nil {
+			bad("state.json does not parse: %v", err)
+		}
+	}
+	names := slices.Sorted(maps.Keys(l.backups))
+	for _, name := range names {
+		data := l.backups[name]
+		if !bytes.Equal(data, sh.before) && !bytes.Equal(data, ref.after) && !bytes.Equal(data, ref.setAfter) {
+			bad("backup %s holds bytes daemon.json never had: %q", name, data)
+		}
+	}
+	return probs, st, isBefore, isAfter
+}
+
+// landedAt names where a kill landed, from the state and the file.
+func landedAt(killed bool, st state.State, isBefore, isAfter bool) string {
+	switch {
+	case !killed:
+		return "exited before the kill"
+	case st.Pending == nil && isBefore && !isAfter:
+		return "before the write (no pending step)"
+	case st.Pending != nil && isBefore && !isAfter:
+		return fmt.Sprintf("pending step %q, daemon.json not yet replaced", st.Pending.Step)
+	case st.Pending != nil:
+		return fmt.Sprintf("pending step %q, daemon.json replaced (before commit)", st.Pending.Step)
+	}
+	return "after the commit"
 }
 
 // tempFiles lists dlr's temporary files anywhere under the scratch host.
