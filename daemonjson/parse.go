@@ -33,6 +33,7 @@ type Doc struct {
 	root  hujson.Value   // the parsed text; zero when empty
 	obj   *hujson.Object // root's object; nil when empty
 	empty bool           // empty or whitespace-only input
+	index map[string]int // top-level key -> its member in obj
 
 	// Warnings lists things that are legal but probably a mistake, such as
 	// an unrendered template expression inside a string value.
@@ -87,6 +88,13 @@ func Parse(b []byte) (*Doc, error) {
 			Hint: `daemon.json must be one object such as { "live-restore": true }`}
 	}
 	d.obj = obj
+	d.index = make(map[string]int, len(obj.Members))
+	for i := range obj.Members {
+		name := obj.Members[i].Name.Value.(hujson.Literal).String()
+		if _, dup := d.index[name]; !dup {
+			d.index[name] = i // the first, as a linear search finds it
+		}
+	}
 	if err := checkTree(body, &d.root); err != nil {
 		return nil, err
 	}

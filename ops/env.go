@@ -21,6 +21,10 @@ type Env struct {
 	// Installing the handler costs a thread, a measurable part of a run
 	// that has nothing to do (enable on an enabled host).
 	CatchSignals func()
+	// QuitOnSignal is for commands that change nothing: from now on
+	// SIGINT and SIGTERM end the process at once, saying so (a read that
+	// blocks cannot hold it).
+	QuitOnSignal func(cmd string)
 	// Stdin, Terminal: where the drill reads its confirmation, and
 	// whether that is a person at a terminal.
 	Stdin    io.Reader
@@ -45,7 +49,7 @@ func (noProgress) Done()               {}
 
 // NewEnv wraps a host with no-op process hooks.
 func NewEnv(h *host.Env) *Env {
-	return &Env{Env: h, CatchSignals: func() {}, Progress: noProgress{}, Wait: sleepTicking}
+	return &Env{Env: h, CatchSignals: func() {}, QuitOnSignal: func(string) {}, Progress: noProgress{}, Wait: sleepTicking}
 }
 
 // Options are the command-line options of every command (each uses its

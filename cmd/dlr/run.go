@@ -93,8 +93,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 	r := ops.NewReport(cmd)
 	r.DryRun = fl.o.DryRun
 	stopWaiting := waitingLine(stderr, cmd, fl)
-	if cmd != "enable" {
-		e.CatchSignals() // enable does it after its fast path
+	switch cmd {
+	case "enable": // it catches signals after its fast path
+	case "disable", "set", "unset", "drill", "watch":
+		e.CatchSignals()
+	default:
+		e.QuitOnSignal(cmd)
 	}
 	err := dispatch(ctx, e, cmd, fl.o, fs.Args(), r, stderr)
 	stopWaiting()
