@@ -79,6 +79,9 @@ func (e *Env) mutate(ctx context.Context, o Options, cmd string) (unlock func(),
 	if e.Euid() != 0 {
 		return nil, refused("dlr %s changes system files and needs root: run it with sudo (or use --dry-run to see what it would do)", cmd)
 	}
+	if e.T.Lock <= 0 {
+		return nil, usage("--lock-timeout %v: want a positive duration, such as 30s", e.T.Lock)
+	}
 	lctx, cancel := context.WithTimeout(ctx, e.T.Lock)
 	defer cancel()
 	unlock, err = state.Lock(lctx, e.Path(host.LockFile))

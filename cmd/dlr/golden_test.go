@@ -47,7 +47,8 @@ func goldenCases() []goldenCase {
 		}, [][]string{{"validate", "$ROOT/candidate.json"}, {"validate", "$ROOT/ok.json"}, {"validate", "--json", "$ROOT/ok.json"}}},
 		{"bad-input", func(e *testEnv) {
 			e.write(daemonJSON, "{\n  \"debug\": tru\n}\n")
-		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"}}},
+		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"},
+			{"disable", "--lock-timeout", "0"}, {"set", "--lock-timeout", "-1s", "debug=true"}}},
 		{"flag-conflict", func(e *testEnv) {
 			e.d.svc.ExecStart = [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--debug"}}
 			e.write(daemonJSON, "{\"debug\": true}\n")
