@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/tailscale/hujson"
@@ -340,6 +341,18 @@ func checkTree(body []byte, v *hujson.Value) error {
 		for i := range t.Elements {
 			if err := checkTree(body, &t.Elements[i]); err != nil {
 				return err
+			}
+		}
+	case hujson.Literal:
+		// dockerd first decodes the whole file into map[string]any, where
+		// every number is a float64: one it cannot hold (1e999) makes it
+		// refuse the file, whatever the key.
+		if t.Kind() == '0' {
+			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+				line, col := position(body, v.StartOffset)
+				return &Error{Kind: KindType, Line: line, Column: col,
+					Msg:  fmt.Sprintf("the number %s is out of range for dockerd (it reads every number as a 64-bit float)", string(t)),
+					Hint: "write a number dockerd can hold"}
 			}
 		}
 	}

@@ -63,8 +63,13 @@ func Judge(c Candidate) Verdict {
 	case c.Validated:
 		add(Note, "dockerd-validate", "", "dockerd --validate: "+c.Output)
 	default:
+		add(Note, "rules", "", "this dockerd has no --validate (Docker 23.0 added it): dlr applied its own rules, those of Docker 20.10 (the keys it knows, their types, no key also given as a flag)")
+		for _, f := range Shape(c.Doc) {
+			v.Invalid = true
+			add(Fail, f.Rule, f.Subject, f.Sentence())
+		}
 		for _, k := range c.Doc.Keys() {
-			if !Known20(k) {
+			if optionName.MatchString(k) && !Known20(k) {
 				v.Invalid = true
 				add(Fail, "unknown-key", k, fmt.Sprintf("%s: not a key this dockerd knows; it would refuse to start (\"the following directives don't match any configuration option\"). Remove it", k))
 			}

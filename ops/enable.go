@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -56,6 +57,11 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 	plan.AdoptInterruptedWrite(&st, cfg)
 	for _, w := range cfg.Doc.Warnings {
 		r.Warn("%s: %s", f.Config, w)
+	}
+	// What no dockerd would read: a reload would fail and be rolled back;
+	// say so now, with nothing changed.
+	if bad := guard.Shape(cfg.Doc); len(bad) > 0 {
+		return invalid(fmt.Errorf("%s: %s", f.Config, bad[0].Sentence()))
 	}
 	lr := &LiveRestoreReport{FileBefore: cfg.LiveRestoreWord()}
 	r.LiveRestore = lr

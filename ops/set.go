@@ -92,7 +92,9 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 			return usage("%v", err)
 		}
 		if doc, err = daemonjson.Parse(data); err != nil {
-			return failed("an edit produced an unreadable file (a bug in dlr; nothing was written): %v", err)
+			// The value is the user's: what Parse refuses in the result
+			// (live-restore="true", a number out of range) is theirs to fix.
+			return usage("%s=%s: dockerd could not read the result: %v; nothing was written", ed.key, ed.value, err)
 		}
 	}
 	v := e.judge(ctx, f, data, doc, cfg)

@@ -49,6 +49,18 @@ func goldenCases() []goldenCase {
 			e.write(daemonJSON, "{\n  \"debug\": tru\n}\n")
 		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"},
 			{"disable", "--lock-timeout", "0"}, {"set", "--lock-timeout", "-1s", "debug=true"}}},
+		// Issue 14: what Docker < 23 cannot check itself, dlr checks: the
+		// types of the keys it knows, option names, numbers a float64
+		// holds; a value the user gave is the user's to fix (exit 2 or 3).
+		{"types", nil, [][]string{
+			{"set", "debug=yes"}, {"set", "registry-mirrors=https://m"}, {"set", "max-concurrent-downloads=3.5"},
+			{"set", `live-restore="true"`}, {"set", "mtu=1e999"}, {"set", "Debug=true"},
+		}},
+		{"bad-keys", func(e *testEnv) {
+			e.write(daemonJSON, "{\"Live-Restore\": true}\n")
+			e.write("empty-key.json", "{\"\": 1}\n")
+			e.write("huge.json", "{\"x\": 1e999}\n")
+		}, [][]string{{"enable"}, {"validate", "$ROOT/empty-key.json"}, {"validate", "$ROOT/huge.json"}, {"enable", "--config", "$ROOT/huge.json"}}},
 		{"flag-conflict", func(e *testEnv) {
 			e.d.svc.ExecStart = [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--debug"}}
 			e.write(daemonJSON, "{\"debug\": true}\n")
