@@ -20,8 +20,9 @@ type Candidate struct {
 	// dockerd cannot check them itself).
 	Flags []Flags
 	// Managed: dlr manages live restore on this host, so the file must keep
-	// "live-restore": true.
-	Managed bool
+	// "live-restore": true. ManagedUnknown says why that is not known.
+	Managed        bool
+	ManagedUnknown string
 	// Base is what the running daemon uses (BaseName says which file that
 	// is); restore-breaking changes are judged against it.
 	Base     *daemonjson.Doc
@@ -78,6 +79,9 @@ func Judge(c Candidate) Verdict {
 			v.Invalid = true
 			add(Fail, f.Rule, f.Subject, fmt.Sprintf("%s: also given as a dockerd flag; dockerd would refuse to start (\"specified both as a flag and in the configuration file\"). Set it in one place only", f.Subject))
 		}
+	}
+	if c.ManagedUnknown != "" {
+		add(Warn, "managed-live-restore", "live-restore", c.ManagedUnknown)
 	}
 	if c.Managed {
 		if lr, _ := c.Doc.LiveRestore(); !lr {

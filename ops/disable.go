@@ -26,8 +26,11 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 		return failed("%v", err)
 	}
 	config, source := o.Config, ""
-	if config == "" && st.DaemonJSON != nil {
-		config, source = st.DaemonJSON.Path, "dlr's state" // the file dlr changed
+	switch rec := st.DaemonJSON; {
+	case rec != nil && config == "":
+		config, source = rec.Path, "dlr's state" // the file dlr changed
+	case rec != nil && config != rec.Path:
+		return refused("dlr changed %s, not %s: 'dlr disable' (or --config %s) puts that file back", rec.Path, config, rec.Path)
 	}
 	f, live, err := e.observeForChange(ctx, o, config, source, r)
 	if err != nil {

@@ -50,6 +50,12 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 		r.Warn("an earlier dlr %s (PID %d, started %s) was interrupted at step %q; this run finishes the job",
 			p.Op, p.PID, p.Started.Format(time.RFC3339), p.Step)
 	}
+	if rec := st.DaemonJSON; rec != nil && rec.Path != f.Config {
+		return refused("dlr already manages %s (it turned live restore on there); turning it on in %s too would leave dlr unable to undo the first. Run 'dlr disable' first (it puts %s back), then enable --config %s", rec.Path, f.Config, rec.Path, f.Config)
+	}
+	if err := e.neverLower(want, st); err != nil {
+		return err
+	}
 	cfg, err := readConfig(f.Config)
 	if err != nil {
 		return err
@@ -146,6 +152,9 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 	newData, changed, err := cfg.Doc.Set(daemonjson.LiveRestoreKey, []byte("true"))
 	if err != nil {
 		return nil, failed("%v", err)
+	}
+	if len(newData) > daemonjson.MaxSize {
+		return nil, invalid(fmt.Errorf("%s: adding \"live-restore\": true would make it %d bytes, more than the %d dlr reads; nothing was changed (make the file smaller)", f.Config, len(newData), daemonjson.MaxSize))
 	}
 	lr.FileAfter = "true"
 	sc, err := plan.PlanSysctl(e.Env, want)
@@ -293,4 +302,17 @@ func (e *Env) prefetchInfo(ctx context.Context) func(f *host.Facts) (host.Info, 
 		a := <-ch
 		return a.i, a.err
 	}
+}
+
+// neverLower refuses a --pipe-max-size below the running fs.pipe-max-size:
+// writing it to sysctl.d would lower the value at the next boot. Where the
+// running value is dlr's own doing (it raised it, and its record says so),
+// asking for less is allowed: the value at the next boot is then the one
+// asked for.
+func (e *Env) neverLower(want uint64, st state.State) error {
+	running, err := sysctl.Running(e.Path(host.ProcSysDir), sysctl.Key)
+	if err != nil || want >= running || (st.Sysctl != nil && st.Sysctl.Applied == running) {
+		return nil
+	}
+	return usage("--pipe-max-size %d is below the running fs.pipe-max-size (%d): dlr never lowers it, now or at the next boot; ask for %d or more", want, running, running)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker-liverestore/dlr/host"
@@ -124,6 +127,31 @@ func (e *Env) observeForChange(ctx context.Context, o Options, config, source st
 		r.Note("%s: writing files only, no daemon is touched", blocked)
 	}
 	return f, live, nil
+}
+
+// CheckConfigFlag is the rule for a daemon.json path given with --config
+// (given says the flag was on the command line): absolute, naming a file
+// (no trailing slash), in a directory that exists (dlr creates only
+// /etc/docker, for Docker installed after dlr). The path may hold blanks:
+// dlr's drop-in quotes it.
+func CheckConfigFlag(path string, given bool) error {
+	switch {
+	case !given:
+		return nil
+	case path == "":
+		return usage("--config \"\": name daemon.json's path, or leave --config out for dockerd's own")
+	case !filepath.IsAbs(path):
+		return usage("--config %q: give an absolute path (dockerd and dlr's hooks do not run in this directory)", path)
+	case strings.HasSuffix(path, "/"):
+		return usage("--config %q: name a file, not a directory", path)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return usage("--config %q: the directory %s does not exist", path, filepath.Dir(path))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usage("--config %q: a directory, not a file", path)
+	}
+	return nil
 }
 
 // readConfig reads daemon.json; what makes an edit unsafe is an

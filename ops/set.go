@@ -97,6 +97,9 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 			return usage("%s=%s: dockerd could not read the result: %v; nothing was written", ed.key, ed.value, err)
 		}
 	}
+	if len(data) > daemonjson.MaxSize {
+		return usage("the result would be %d bytes, more than the %d dlr reads (and writes); nothing was written", len(data), daemonjson.MaxSize)
+	}
 	v := e.judge(ctx, f, data, doc, cfg)
 	vr := validateReport(f.Config, v)
 	changes := guard.Diff(cfg.Doc, doc)

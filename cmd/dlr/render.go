@@ -64,6 +64,10 @@ func writeStatus(w io.Writer, s *ops.StatusReport) {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	verdict := "off"
 	switch {
+	case s.FileLiveRestore == "invalid" && s.DaemonLiveRestore != "":
+		verdict = "unknown: daemon.json cannot be read the way dockerd reads it (see below); the running daemon has it " + map[string]string{"true": "on", "false": "off"}[s.DaemonLiveRestore]
+	case s.FileLiveRestore == "invalid":
+		verdict = "unknown: daemon.json cannot be read the way dockerd reads it (see below)"
 	case s.Effective:
 		verdict = "on (in the file and in the running daemon)"
 	case s.Enabled && s.DaemonLiveRestore == "false":

@@ -86,6 +86,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 	if fl.root != "" {
 		e.Root = fl.root
 	}
+	if err := ops.CheckConfigFlag(fl.o.Config, fs.Changed("config")); err != nil {
+		fmt.Fprintf(stderr, "dlr %s: %v\n", cmd, err)
+		return exitUsage
+	}
+	if cmd == "validate" && fl.o.IfUnknown != "fail" && fl.o.IfUnknown != "pass" {
+		fmt.Fprintf(stderr, "dlr validate: --if-unknown %q: want fail or pass\n", fl.o.IfUnknown)
+		return exitUsage
+	}
 	if cmd == "drill" {
 		e.Progress = newProgress(stderr, e.Terminal)
 	}
