@@ -135,7 +135,7 @@ func (e *Env) disablePlan(o Options, f *host.Facts, cfg *host.Config, st state.S
 	case !f.Active:
 		r.Note("dockerd is not running; the change applies when it starts")
 	default:
-		steps = append(steps, plan.Reload{Service: f.Service, V: plan.LiveRestore(wantDaemon)},
+		steps = append(steps, plan.Reload{How: f.ReloadHow(), V: plan.LiveRestore(wantDaemon)},
 			plan.Func{Do: func(context.Context, *plan.Exec) error { lr.Daemon = boolWord(wantDaemon); return nil }})
 		if twoStep {
 			steps = append(steps, final)

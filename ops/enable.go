@@ -133,7 +133,7 @@ func (e *Env) enableInfo(ctx context.Context, o Options, f *host.Facts, cfg *hos
 	if f.Active && (live || o.DryRun) {
 		i, err := prefetched(f)
 		if err != nil {
-			return nil, failed("%s is active but its API at %s does not answer: %v; nothing was changed", f.Service, f.Socket, err)
+			return nil, failed("%s is active but its API at %s does not answer: %v; nothing was changed", f.Name(), f.Socket, err)
 		}
 		if fd := guard.Swarm(i.SwarmState, true); fd.Severity == guard.Fail {
 			return nil, refused("%s", fd.Sentence())
@@ -207,7 +207,7 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 			// read while dockerd reloads.
 			x.ReadWatcher(ctx, watched)
 			return nil
-		}}, plan.Reload{Service: f.Service, V: plan.LiveRestore(true)},
+		}}, plan.Reload{How: f.ReloadHow(), V: plan.LiveRestore(true)},
 			plan.Func{Do: func(context.Context, *plan.Exec) error { lr.Daemon = "true"; return nil }})
 	default:
 		lr.Daemon = "true"

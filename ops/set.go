@@ -183,7 +183,7 @@ func setPlan(f *host.Facts, cfg *host.Config, edits []edit, changes []guard.Chan
 	switch {
 	case reload:
 		keys := keysOf(changes, guard.Reload)
-		steps = append(steps, plan.Reload{Service: f.Service, V: plan.Verify{
+		steps = append(steps, plan.Reload{How: f.ReloadHow(), V: plan.Verify{
 			What:   keys + " applied",
 			Done:   func(i host.Info) bool { return len(unapplied(changes, idoc, i)) == 0 },
 			Settle: settle,

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/docker-liverestore/dlr/host"
@@ -88,6 +90,18 @@ func goldenCases() []goldenCase {
 		{"size-limit", func(e *testEnv) {
 			e.write(daemonJSON, "{\"labels\": [\""+strings.Repeat("a", 4<<20-16)+"\"]}")
 		}, [][]string{{"enable"}, {"status"}}},
+		// Issue 14, item 13: without systemd, messages name dockerd by PID.
+		{"no-systemd", func(e *testEnv) {
+			e.write(daemonJSON, orig)
+			os.RemoveAll(filepath.Join(e.dir, "run/systemd"))
+			e.h.DialSystemd = nil
+			e.write("var/run/docker.pid", "777\n")
+			e.write("proc/777/comm", "dockerd\n")
+			e.write("proc/777/cmdline", "/usr/bin/dockerd\x00--config-file\x00"+e.config+"\x00")
+			e.h.Signal = func(pid int, sig syscall.Signal) error {
+				return e.d.Reload(context.Background(), host.DockerService)
+			}
+		}, [][]string{{"enable", "--dry-run"}, {"enable"}, {"status"}}},
 		{"flag-conflict", func(e *testEnv) {
 			e.d.svc.ExecStart = [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--debug"}}
 			e.write(daemonJSON, "{\"debug\": true}\n")
