@@ -21,6 +21,8 @@ type Config struct {
 	Exists bool
 	Data   []byte
 	Doc    *daemonjson.Doc
+	// Links is the target's number of hard links (1 for a plain file).
+	Links int
 }
 
 // ReadConfig reads and parses daemon.json with ReadFile's guards. Whatever
@@ -34,6 +36,11 @@ func ReadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	c := &Config{Path: path, Target: target, Exists: fi != nil}
+	if fi != nil {
+		if s, ok := fi.Sys().(*syscall.Stat_t); ok {
+			c.Links = int(s.Nlink)
+		}
+	}
 	if c.Exists {
 		if c.Data, err = ReadFile(target); err != nil {
 			return nil, err

@@ -21,9 +21,9 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 		return err
 	}
 	defer unlock()
-	st, err := state.Store{Dir: e.Path(host.StateDir)}.Load()
+	st, err := e.loadState(o, r)
 	if err != nil {
-		return failed("%v", err)
+		return err
 	}
 	config, source := o.Config, ""
 	switch rec := st.DaemonJSON; {

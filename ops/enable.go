@@ -42,9 +42,9 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 		return err
 	}
 	defer f.Close()
-	st, err := state.Store{Dir: e.Path(host.StateDir)}.Load()
+	st, err := e.loadState(o, r)
 	if err != nil {
-		return failed("%v", err)
+		return err
 	}
 	if p := st.Pending; p != nil {
 		r.Warn("an earlier dlr %s (PID %d, started %s) was interrupted at step %q; this run finishes the job",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,12 +155,32 @@ func CheckConfigFlag(path string, given bool) error {
 	return nil
 }
 
+// loadState loads dlr's state. A dry run that may not read it (it is
+// root's, mode 0700) plans as if there were none, and says so: --dry-run
+// needs no root.
+func (e *Env) loadState(o Options, r *Report) (state.State, error) {
+	st, err := state.Store{Dir: e.Path(host.StateDir)}.Load()
+	switch {
+	case err == nil:
+		return st, nil
+	case o.DryRun && errors.Is(err, fs.ErrPermission):
+		r.Warn("cannot read dlr's state as this user (%v): this plan assumes dlr has changed nothing; run as root for the exact plan", err)
+		return state.State{Version: 1}, nil
+	}
+	return st, failed("%v", err)
+}
+
 // readConfig reads daemon.json; what makes an edit unsafe is an
-// invalid-config error naming the file.
+// invalid-config error naming the file. A file with hard links is refused
+// before anything is changed: replacing it (by rename, the one atomic way)
+// would split them.
 func readConfig(path string) (*host.Config, error) {
 	c, err := host.ReadConfig(path)
 	if err != nil {
 		return nil, invalid(err)
+	}
+	if c.Links > 1 {
+		return nil, refused("%s has %d hard links: dlr replaces the file atomically (a new inode), which would leave its other names with the old content; make it a single file, or a symlink (which dlr follows)", c.Target, c.Links)
 	}
 	return c, nil
 }

@@ -57,7 +57,8 @@ func goldenCases() []goldenCase {
 		{"bad-input", func(e *testEnv) {
 			e.write(daemonJSON, "{\n  \"debug\": tru\n}\n")
 		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"},
-			{"disable", "--lock-timeout", "0"}, {"set", "--lock-timeout", "-1s", "debug=true"}}},
+			{"disable", "--lock-timeout", "0"}, {"set", "--lock-timeout", "-1s", "debug=true"},
+			{"validate", "--help"}, {"status", "--json", "--frobnicate"}, {"validate", "--json"}}},
 		// Issue 14: what Docker < 23 cannot check itself, dlr checks: the
 		// types of the keys it knows, option names, numbers a float64
 		// holds; a value the user gave is the user's to fix (exit 2 or 3).
