@@ -1,8 +1,9 @@
 // Package daemonjson reads, checks and edits Docker's daemon.json without
 // disturbing a byte it does not have to.
 //
-// dockerd reads daemon.json with encoding/json: it accepts a UTF-8 byte order
-// mark and surrounding whitespace, treats an empty file as an empty
+// dockerd reads daemon.json with encoding/json: it accepts surrounding
+// whitespace (and, from Docker 24.0, a UTF-8 byte order mark; before, it
+// refuses one: the guard says so where dockerd cannot check a file itself), treats an empty file as an empty
 // configuration, keeps the LAST of two duplicate keys, and refuses comments,
 // trailing commas and keys it does not know. This package follows that reading
 // and is stricter where an edit could otherwise be wrong:

@@ -16,6 +16,9 @@ type Candidate struct {
 	// said.
 	Validated, Refused bool
 	Output             string
+	// NoDockerd: dockerd could not be run at all (Output says why), so its
+	// version is unknown.
+	NoDockerd bool
 	// Flags are dockerd's command lines (for flag/file conflicts where
 	// dockerd cannot check them itself).
 	Flags []Flags
@@ -63,11 +66,28 @@ func Judge(c Candidate) Verdict {
 		add(Fail, "dockerd-validate", "", "dockerd --validate refuses it: "+c.Output)
 	case c.Validated:
 		add(Note, "dockerd-validate", "", "dockerd --validate: "+c.Output)
+	case c.NoDockerd:
+		add(Note, "rules", "", "dockerd could not be run here ("+c.Output+"): dlr applied the rules that hold for every Docker version it knows (option names, the types of the keys it knows, no key also given as a flag)")
+		for _, f := range Shape(c.Doc) {
+			v.Invalid = true
+			add(Fail, f.Rule, f.Subject, f.Sentence())
+		}
+		for _, f := range FlagConflicts(c.Flags, c.Doc) {
+			v.Invalid = true
+			add(Fail, f.Rule, f.Subject, fmt.Sprintf("%s: also given as a dockerd flag; dockerd would refuse to start (\"specified both as a flag and in the configuration file\"). Set it in one place only", f.Subject))
+		}
 	default:
 		add(Note, "rules", "", "this dockerd has no --validate (Docker 23.0 added it): dlr applied its own rules, those of Docker 20.10 (the keys it knows, their types, no key also given as a flag)")
 		for _, f := range Shape(c.Doc) {
 			v.Invalid = true
 			add(Fail, f.Rule, f.Subject, f.Sentence())
+		}
+		if c.Doc.HasBOM() {
+			// encoding/json refuses it; moby reads a BOM from 24.0 on
+			// (moby commit d42495033e, "support alternate (common) unicode
+			// encodings using a BOM").
+			v.Invalid = true
+			add(Fail, "bom", "", "the file starts with a UTF-8 byte order mark, which dockerd before 24.0 cannot read (\"invalid character 'ï' looking for beginning of value\"); it would refuse to start. Save the file without it")
 		}
 		for _, k := range c.Doc.Keys() {
 			if optionName.MatchString(k) && !Known20(k) {

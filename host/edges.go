@@ -158,7 +158,7 @@ func JournalErrors(log string) []string {
 
 // runDockerdValidate runs `dockerd --validate --config-file FILE ARGS` on a
 // private copy of the candidate. supported is false when this dockerd has no
-// --validate (before 23.0) or cannot be run.
+// --validate (before 23.0; err nil) or cannot be run at all (err says why).
 func (e *Env) runDockerdValidate(ctx context.Context, dockerd string, args []string, candidate []byte) (string, bool, error) {
 	dir, err := os.MkdirTemp("", "dlr-validate-")
 	if err != nil {
@@ -183,7 +183,7 @@ func (e *Env) runDockerdValidate(ctx context.Context, dockerd string, args []str
 	case errors.As(err, &ee):
 		return lastLine(text), true, err
 	}
-	return err.Error(), false, nil
+	return err.Error(), false, err // dockerd could not be run at all
 }
 
 func lastLine(s string) string {

@@ -128,7 +128,8 @@ type Env struct {
 	// Journal returns the errors unit logged since a time.
 	Journal func(ctx context.Context, unit string, since time.Time) []string
 	// DockerdValidate runs `dockerd --validate` on a candidate file;
-	// supported is false where dockerd has no --validate (before 23.0).
+	// supported is false where dockerd has no --validate (before 23.0),
+	// or cannot be run at all (then err says why).
 	DockerdValidate func(ctx context.Context, dockerd string, args []string, candidate []byte) (out string, supported bool, err error)
 	// DockerdVersion runs `dockerd --version` of the installed binary.
 	DockerdVersion func(ctx context.Context, path string) (string, error)

@@ -25,6 +25,9 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 	if err != nil {
 		return err
 	}
+	if err := e.finishRollback(o, &st, r); err != nil {
+		return err
+	}
 	config, source := o.Config, ""
 	switch rec := st.DaemonJSON; {
 	case rec != nil && config == "":
@@ -66,6 +69,17 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 	steps, err := e.disablePlan(o, f, cfg, st, live, newData, remove, change, lr, r)
 	if err != nil {
 		return err
+	}
+	if change || st.DaemonJSON != nil {
+		// The record of what dlr changed goes last, with the commit: a run
+		// killed before that leaves it, and the next enable or disable
+		// still knows what the file held before dlr (it must never take an
+		// interim "live-restore": false for the user's own value).
+		steps = append(steps, plan.Func{Do: func(ctx context.Context, x *plan.Exec) error {
+			x.State.DaemonJSON = nil
+			x.StateChanged = true
+			return nil
+		}})
 	}
 	if o.DryRun {
 		plan.Describe(r, steps)
@@ -118,13 +132,6 @@ func (e *Env) disablePlan(o Options, f *host.Facts, cfg *host.Config, st state.S
 			final.After(first)
 		}
 		steps = append(steps, first)
-	}
-	if change || st.DaemonJSON != nil {
-		steps = append(steps, plan.Func{Do: func(ctx context.Context, x *plan.Exec) error {
-			x.State.DaemonJSON = nil
-			x.StateChanged = true
-			return nil
-		}})
 	}
 	switch {
 	case !change:

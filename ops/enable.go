@@ -46,6 +46,9 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 	if err != nil {
 		return err
 	}
+	if err := e.finishRollback(o, &st, r); err != nil {
+		return err
+	}
 	if p := st.Pending; p != nil {
 		r.Warn("an earlier dlr %s (PID %d, started %s) was interrupted at step %q; this run finishes the job",
 			p.Op, p.PID, p.Started.Format(time.RFC3339), p.Step)

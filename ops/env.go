@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/plan"
 	"github.com/docker-liverestore/dlr/state"
 )
 
@@ -168,6 +169,19 @@ func (e *Env) loadState(o Options, r *Report) (state.State, error) {
 		return state.State{Version: 1}, nil
 	}
 	return st, failed("%v", err)
+}
+
+// finishRollback finishes an earlier run's rollback that a kill cut short
+// (plan.FinishRollback); a dry run only says it would.
+func (e *Env) finishRollback(o Options, st *state.State, r *Report) error {
+	if p := st.Pending; p != nil && p.Step == "rollback" && o.DryRun {
+		r.Warn("an earlier dlr %s (PID %d) was killed while it put %s back; a run without --dry-run finishes that first", p.Op, p.PID, p.Path)
+		return nil
+	}
+	if err := plan.FinishRollback(state.Store{Dir: e.Path(host.StateDir)}, st, r); err != nil {
+		return failed("%v", err)
+	}
+	return nil
 }
 
 // readConfig reads daemon.json; what makes an edit unsafe is an

@@ -20,6 +20,7 @@ func (e *Env) judge(ctx context.Context, f *host.Facts, candidate []byte, doc *d
 		d := f.Dockerd()
 		out, supported, err := e.DockerdValidate(ctx, d.Args[0], d.WithoutConfigFile(), candidate)
 		c.Validated, c.Refused, c.Output = supported, supported && err != nil, out
+		c.NoDockerd = !supported && err != nil
 	}
 	switch st, err := (state.Store{Dir: e.Path(host.StateDir)}).Load(); {
 	case err != nil:

@@ -80,6 +80,13 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 		return err
 	}
 	defer f.Close()
+	st, err := e.loadState(o, r)
+	if err != nil {
+		return err
+	}
+	if err := e.finishRollback(o, &st, r); err != nil {
+		return err
+	}
 	cfg, err := readConfig(f.Config)
 	if err != nil {
 		return err
@@ -114,7 +121,7 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 		// An earlier run that was interrupted after writing the same change
 		// left its pending mark (and maybe a temp file of the state): this
 		// run finishes it.
-		if st, err := store.Load(); err == nil && st.Pending != nil {
+		if st.Pending != nil {
 			r.Warn("an earlier dlr %s (PID %d) was interrupted at step %q; the file already holds its change, so this run finishes it", st.Pending.Op, st.Pending.PID, st.Pending.Step)
 			st.Pending = nil
 			if err := store.Save(st); err != nil {
@@ -138,10 +145,6 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 	if o.DryRun {
 		plan.Describe(r, steps)
 		return nil
-	}
-	st, err := store.Load()
-	if err != nil {
-		return failed("%v", err)
 	}
 	x := plan.NewExec(e.Env, f, cfg, st, r, r.Command, live)
 	if err := x.Run(ctx, steps); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/docker-liverestore/dlr/atomicfile"
 	"github.com/docker-liverestore/dlr/daemonjson"
@@ -79,6 +80,10 @@ func (w *WriteConfig) Apply(ctx context.Context, x *Exec) error {
 			return err
 		}
 	}
+	if backup != "" {
+		x.backup = backup
+	}
+	x.written = append(x.written, state.SHA256(w.Data))
 	if x.State.DaemonJSON != nil {
 		if backup != "" {
 			x.State.DaemonJSON.Backup = backup
@@ -130,8 +135,10 @@ func (x *Exec) restoreConfig(ctx context.Context) ([]string, error) {
 	path, cfg := x.Facts.Config, x.Config
 	_, had := cfg.Doc.LiveRestore()
 	var offErr error
+	interim, _, ierr := cfg.Doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
+	x.markRollback(path, interim)
 	if x.Reloaded && !had {
-		interim, _, err := cfg.Doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
+		err := ierr
 		if err == nil {
 			err = writeDaemonJSON(path, interim, false)
 		}
@@ -149,6 +156,7 @@ func (x *Exec) restoreConfig(ctx context.Context) ([]string, error) {
 	if err := writeDaemonJSON(path, cfg.Data, !cfg.Exists); err != nil {
 		return nil, fmt.Errorf("restoring %s: %v (the previous version is in %s)", path, err, filepath.Join(x.Store.Dir, "backups"))
 	}
+	x.rolledBack = true
 	put := []string{path}
 	if offErr != nil {
 		return put, fmt.Errorf("turning live restore back off in the running dockerd: %v (it may stay on until dockerd's next restart)", offErr)
@@ -162,6 +170,56 @@ func (x *Exec) restoreConfig(ctx context.Context) ([]string, error) {
 		put = append(put, "reloaded "+x.Facts.Name()+" with the restored settings")
 	}
 	return put, nil
+}
+
+// markRollback records, before the rollback writes anything, how to finish
+// it: a run killed during the rollback leaves daemon.json holding what it
+// wrote (its change, or the interim "live-restore": false), and the next
+// run puts the old bytes back first (FinishRollback), never taking the
+// interim for the user's own value. A mark that cannot be saved does not
+// stop the rollback.
+func (x *Exec) markRollback(path string, interim []byte) {
+	cfg := x.Config
+	st := x.State.Clone()
+	st.Pending = &state.Pending{Op: x.Op, Path: path, Step: "rollback", Started: x.Env.Now(), PID: os.Getpid(),
+		BeforeSHA: state.SHA256(cfg.Data), Restore: x.backup, RestoreAbsent: !cfg.Exists,
+		Written: append(append([]string(nil), x.written...), state.SHA256(interim))}
+	if x.Store.Save(st) == nil {
+		x.State = st
+	}
+}
+
+// FinishRollback finishes the rollback of an earlier run that was killed
+// during it (see markRollback): while daemon.json still holds bytes that run
+// wrote, its old bytes go back, from the backup (or the file goes, if there
+// was none), and the mark is cleared. It reports what it did to r. Every
+// command that changes daemon.json calls it first, under dlr's lock.
+func FinishRollback(store state.Store, st *state.State, r Recorder) error {
+	p := st.Pending
+	if p == nil || p.Step != "rollback" {
+		return nil
+	}
+	cur, err := os.ReadFile(p.Path)
+	ours := err == nil && slices.Contains(p.Written, state.SHA256(cur))
+	switch {
+	case ours && p.RestoreAbsent:
+		if err := writeDaemonJSON(p.Path, nil, true); err != nil {
+			return fmt.Errorf("finishing the rollback of an earlier dlr %s: removing %s: %w", p.Op, p.Path, err)
+		}
+	case ours:
+		old, err := os.ReadFile(p.Restore)
+		if err != nil || state.SHA256(old) != p.BeforeSHA {
+			return fmt.Errorf("finishing the rollback of an earlier dlr %s: its backup %s of %s is missing or changed (%v); put the file back by hand, then move %s aside", p.Op, p.Restore, p.Path, err, filepath.Join(store.Dir, "state.json"))
+		}
+		if err := writeDaemonJSON(p.Path, old, false); err != nil {
+			return fmt.Errorf("finishing the rollback of an earlier dlr %s: restoring %s: %w", p.Op, p.Path, err)
+		}
+	}
+	if ours {
+		r.Warn("an earlier dlr %s (PID %d) was killed while it put %s back; this run finished that first (the file holds its old bytes again)", p.Op, p.PID, p.Path)
+	}
+	st.Pending = nil
+	return store.Save(*st)
 }
 
 // AdoptInterruptedWrite brings the state up to date with an earlier run

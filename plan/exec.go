@@ -56,6 +56,9 @@ type Exec struct {
 	Verified *state.Verified
 
 	configWritten   bool // daemon.json was written (its undo restores it)
+	backup          string   // the backup of daemon.json the run took
+	rolledBack      bool     // the undo put daemon.json back
+	written         []string // SHA-256s of what the run wrote to daemon.json
 	configRestored  bool
 	daemonReloadDue bool // a drop-in changed and systemd has not re-read it
 	DaemonReloaded  bool // a daemon-reload was asked for
@@ -132,7 +135,14 @@ func (x *Exec) unwind(ctx context.Context, cause error) error {
 	// An undo of a run that changed nothing writes nothing (and so cannot
 	// fail writing).
 	if x.Changed || x.StateChanged || !x.State.Equal(x.Prior) {
-		if err := x.Store.Save(x.Prior); err != nil {
+		prior := x.Prior
+		if p := x.State.Pending; p != nil && p.Step == "rollback" && !x.rolledBack {
+			// daemon.json could not be put back: keep the mark, so that
+			// the next run tries again (FinishRollback).
+			prior = prior.Clone()
+			prior.Pending = p
+		}
+		if err := x.Store.Save(prior); err != nil {
 			problems = append(problems, "restoring dlr's state: "+err.Error())
 		}
 	}

@@ -140,6 +140,13 @@ type Pending struct {
 	Started   time.Time `json:"started"`
 	Step      string    `json:"step"`
 	PID       int       `json:"pid"`
+	// A rollback under way (Step "rollback"): while Path holds bytes the
+	// failed run wrote (their SHA-256s in Written), it is to be put back to
+	// the bytes in the backup Restore (BeforeSHA is their hash), or removed
+	// with RestoreAbsent. The next run that changes anything does it first.
+	Restore       string   `json:"restore,omitempty"`
+	RestoreAbsent bool     `json:"restore_absent,omitempty"`
+	Written       []string `json:"written,omitempty"`
 }
 
 // Store reads and writes the state in one directory.
@@ -391,6 +398,7 @@ func (s State) Clone() State {
 	}
 	if s.Pending != nil {
 		p := *s.Pending
+		p.Written = append([]string(nil), p.Written...)
 		c.Pending = &p
 	}
 	return c

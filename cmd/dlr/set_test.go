@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/ops"
 )
 
@@ -156,4 +157,55 @@ func TestSnapshotIsTheBaseline(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 	_ = context.Background
+}
+
+// hookDaemon calls onReload before each reload the fake systemd runs.
+type hookDaemon struct {
+	*fakeDaemon
+	onReload func(n int)
+	n        int
+}
+
+func (h *hookDaemon) Reload(ctx context.Context, name string) error {
+	h.n++
+	h.onReload(h.n)
+	return h.fakeDaemon.Reload(ctx, name)
+}
+
+// Issue 14, item 3: a set whose reload dockerd rejects is rolled back
+// through an interim "live-restore": false. A kill during that rollback
+// must not leave the interim for good: the rollback is marked in dlr's
+// state before it writes anything, and the next run finishes it.
+func TestSetRollbackKilledIsFinishedByTheNextRun(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig)
+	e.d.rejectAll = true
+	var fileAt, stateAt string
+	h := &hookDaemon{fakeDaemon: e.d, onReload: func(n int) {
+		if n == 2 { // the rollback's reload: what a kill now would leave
+			fileAt, stateAt = e.read(daemonJSON), e.read("var/lib/docker-liverestore/state.json")
+		}
+	}}
+	e.h.DialSystemd = func(context.Context) (host.Systemd, error) { return h, nil }
+	if code, _, errOut := e.run("set", "debug=true"); code != exitFailed {
+		t.Fatalf("set: exit %d %s", code, errOut)
+	}
+	if !strings.Contains(fileAt, `"live-restore": false`) || !strings.Contains(stateAt, `"step": "rollback"`) {
+		t.Fatalf("during the rollback: daemon.json %q, state %s", fileAt, stateAt)
+	}
+	// The kill: daemon.json and the state as they were at that moment.
+	e.write(daemonJSON, fileAt)
+	e.write("var/lib/docker-liverestore/state.json", stateAt)
+	e.d.rejectAll = false
+	code, out, errOut := e.run("set", "max-concurrent-downloads=4")
+	if code != 0 || !strings.Contains(errOut, "was killed while it put") {
+		t.Fatalf("next set: exit %d\n%s%s", code, out, errOut)
+	}
+	want := "{\n    \"log-driver\": \"journald\",\n    \"data-root\": \"/srv/docker\",\n    \"max-concurrent-downloads\": 4\n}\n"
+	if got := e.read(daemonJSON); got != want {
+		t.Errorf("daemon.json:\n%s\nwant (no interim live-restore kept):\n%s", got, want)
+	}
+	if st := e.read("var/lib/docker-liverestore/state.json"); strings.Contains(st, "rollback") {
+		t.Errorf("the rollback mark stayed: %s", st)
+	}
 }

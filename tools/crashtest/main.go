@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,17 +74,25 @@ type reference struct {
 	after    []byte // daemon.json after enable
 	setAfter []byte // daemon.json after `dlr set` of setKey
 	dropIn   []byte // the sysctl drop-in after enable
-	duration map[string][]time.Duration
+	// interim is what a live disable writes first where the key goes
+	// ("live-restore": false, reloaded, then the final file): a kill may
+	// leave it.
+	interim  []byte
+	duration map[string][]time.Duration // by mode and command ("live enable")
 }
 
 type tester struct {
 	dlr     string
+	fake    string // fakedockerd, built as a binary named dockerd
 	root    string
+	live    bool // this cycle runs against the fake dockerd: reloads, not --no-reload
+	daemon  *exec.Cmd
 	rng     *rand.Rand
 	verbose bool
 	refs    map[string]*reference
 	landed  map[string]int
 	temps   int // temporary files found right after a kill
+	torn    int // emulated /proc/sys files a kill left half-written
 }
 
 func main() {
@@ -91,6 +100,7 @@ func main() {
 	seed := flag.Uint64("seed", 0, "random seed (0: from the clock)")
 	dlrBin := flag.String("dlr", "", "dlr binary to test (default: build ./cmd/dlr)")
 	verbose := flag.Bool("v", false, "print every cycle")
+	opList := flag.String("ops", "enable,disable,set,chain", "the kinds of cycle to run, chosen at random: enable, disable, set (one kill each) and chain (kills in a row, then a clean enable and disable)")
 	flag.Parse()
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())
@@ -110,8 +120,15 @@ func main() {
 			fatal(fmt.Errorf("building dlr: %w", err))
 		}
 	}
-	t := &tester{dlr: bin, root: filepath.Join(work, "host"), rng: rand.New(rand.NewPCG(*seed, 0x646c72)),
+	fake := filepath.Join(work, "fake", "dockerd")
+	build := exec.Command("go", "build", "-o", fake, "github.com/docker-liverestore/dlr/tools/crashtest/fakedockerd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fatal(fmt.Errorf("building the fake dockerd: %w", err))
+	}
+	t := &tester{dlr: bin, fake: fake, root: filepath.Join(work, "host"), rng: rand.New(rand.NewPCG(*seed, 0x646c72)),
 		verbose: *verbose, refs: map[string]*reference{}, landed: map[string]int{}}
+	defer t.stopDaemon()
 	fmt.Printf("crash: seed %d, %d cycles, dlr %s\n", *seed, *cycles, bin)
 	if err := t.calibrate(); err != nil {
 		fatal(err)
@@ -119,10 +136,24 @@ func main() {
 	passed, failed := 0, 0
 	for i := range *cycles {
 		sh := shapes[t.rng.IntN(len(shapes))]
-		op := []string{"enable", "disable", "set"}[t.rng.IntN(3)]
-		if probs := t.cycle(sh, op); len(probs) > 0 {
+		kinds := strings.Split(*opList, ",")
+		op := kinds[t.rng.IntN(len(kinds))]
+		// Every other cycle runs against the fake dockerd (reloads, and a
+		// live disable's interim file); chains always do.
+		t.live = i%2 == 1 || op == "chain"
+		var probs []string
+		if op == "chain" {
+			probs = t.chain(sh)
+		} else {
+			probs = t.cycle(sh, op)
+		}
+		mode := "files"
+		if t.live {
+			mode = "live"
+		}
+		if len(probs) > 0 {
 			failed++
-			fmt.Printf("crash: cycle %d (%s, %s) FAILED:\n  %s\n", i, sh.name, op, strings.Join(probs, "\n  "))
+			fmt.Printf("crash: cycle %d (%s, %s, %s) FAILED:\n  %s\n", i, sh.name, mode, op, strings.Join(probs, "\n  "))
 		} else {
 			passed++
 		}
@@ -137,6 +168,7 @@ func main() {
 		fmt.Printf("  %-48s %d\n", k, t.landed[k])
 	}
 	fmt.Printf("crash: temporary files found right after a kill: %d (all removed by the next run)\n", t.temps)
+	fmt.Printf("crash: emulated /proc/sys files a kill left half-written (put back; the kernel's procfs cannot tear): %d\n", t.torn)
 	fmt.Printf("crash: %d passed, %d failed\n", passed, failed)
 	if failed > 0 {
 		cleanup()
@@ -171,25 +203,30 @@ func (t *tester) stateDir() string { return filepath.Join(t.root, "var/lib/docke
 // dockerd), and --no-reload keeps dlr off any daemon.
 func (t *tester) args(cmd string) []string {
 	a := []string{cmd,
-		"--config", t.config(),
-		"--root", t.root,
+		"--root", t.root, // daemon.json is the default one, under the root
 		"--docker-socket", filepath.Join(t.root, "run/docker.sock"),
 	}
+	if cmd != "status" {
+		a = append(a, "--lock-timeout", "5s")
+		if !t.live {
+			a = append(a, "--no-reload")
+		}
+	}
 	switch cmd {
-	case "enable", "disable":
-		a = append(a, "--no-reload", "--lock-timeout", "5s")
 	case "set":
-		a = append(a, "--no-reload", "--lock-timeout", "5s", setKey+"="+setValue)
+		a = append(a, setKey+"="+setValue)
 	case "unset":
-		a = append(a, "--no-reload", "--lock-timeout", "5s", setKey)
+		a = append(a, setKey)
 	case "status":
 		a = append(a, "--json")
 	}
 	return a
 }
 
-// reset lays out a fresh scratch host with daemon.json in the given shape.
+// reset lays out a fresh scratch host with daemon.json in the given shape,
+// with the fake dockerd running when the cycle is live.
 func (t *tester) reset(sh shape) error {
+	t.stopDaemon()
 	if err := os.RemoveAll(t.root); err != nil {
 		return err
 	}
@@ -213,9 +250,47 @@ func (t *tester) reset(sh shape) error {
 		}
 	}
 	if sh.before != nil {
-		return os.WriteFile(t.target(sh), sh.before, 0o644)
+		if err := os.WriteFile(t.target(sh), sh.before, 0o644); err != nil {
+			return err
+		}
+	}
+	if t.live {
+		return t.startDaemon()
 	}
 	return nil
+}
+
+// startDaemon starts the fake dockerd with its pid file and socket where
+// dlr looks for them under the scratch root, and makes its /proc entry
+// visible there.
+func (t *tester) startDaemon() error {
+	for _, d := range []string{"var/run", "run"} {
+		if err := os.MkdirAll(filepath.Join(t.root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	pidfile := filepath.Join(t.root, "var/run/docker.pid")
+	c := exec.Command(t.fake, "--config-file", t.config(), "--socket", filepath.Join(t.root, "run/docker.sock"), "--pidfile", pidfile)
+	if err := c.Start(); err != nil {
+		return err
+	}
+	t.daemon = c
+	for range 200 {
+		if _, err := os.Stat(pidfile); err == nil {
+			pid := strconv.Itoa(c.Process.Pid)
+			return os.Symlink("/proc/"+pid, filepath.Join(t.root, "proc", pid))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("the fake dockerd did not start")
+}
+
+func (t *tester) stopDaemon() {
+	if t.daemon != nil {
+		t.daemon.Process.Kill()
+		t.daemon.Wait()
+		t.daemon = nil
+	}
 }
 
 // run runs dlr to completion (bounded by 20 s) and returns its exit code
@@ -246,55 +321,127 @@ func (t *tester) calibrate() error {
 	var all []time.Duration
 	for _, sh := range shapes {
 		ref := &reference{duration: map[string][]time.Duration{}}
-		for range 5 {
-			if err := t.reset(sh); err != nil {
+		for _, live := range []bool{false, true} {
+			t.live = live
+			if err := t.calibrateShape(sh, ref, &all); err != nil {
 				return err
-			}
-			code, out, d := t.run("enable")
-			if code != 0 {
-				return fmt.Errorf("%s: enable: exit %d\n%s", sh.name, code, out)
-			}
-			ref.duration["enable"] = append(ref.duration["enable"], d)
-			all = append(all, d)
-			ref.after, _ = os.ReadFile(t.target(sh))
-			ref.dropIn, _ = os.ReadFile(t.dropIn())
-			code, out, d = t.run("disable")
-			if code != 0 {
-				return fmt.Errorf("%s: disable: exit %d\n%s", sh.name, code, out)
-			}
-			ref.duration["disable"] = append(ref.duration["disable"], d)
-			all = append(all, d)
-			if got, ok := readMaybe(t.target(sh)); !bytes.Equal(got, sh.before) || ok != (sh.before != nil) {
-				return fmt.Errorf("%s: enable then disable (no kill) left %q, want %q", sh.name, got, sh.before)
-			}
-		}
-		for range 5 {
-			if err := t.reset(sh); err != nil {
-				return err
-			}
-			code, out, d := t.run("set")
-			if code != 0 {
-				return fmt.Errorf("%s: set: exit %d\n%s", sh.name, code, out)
-			}
-			ref.duration["set"] = append(ref.duration["set"], d)
-			all = append(all, d)
-			ref.setAfter, _ = os.ReadFile(t.target(sh))
-			if code, out, _ := t.run("unset"); code != 0 {
-				return fmt.Errorf("%s: unset: exit %d\n%s", sh.name, code, out)
-			}
-			if got, _ := readMaybe(t.target(sh)); len(sh.before) > 0 && !bytes.Equal(got, sh.before) {
-				return fmt.Errorf("%s: set then unset (no kill) left %q, want %q", sh.name, got, sh.before)
 			}
 		}
 		if _, err := daemonjson.Parse(ref.after); err != nil || len(ref.after) == 0 {
 			return fmt.Errorf("%s: enable wrote an unparseable file: %v", sh.name, err)
 		}
+		doc, _ := daemonjson.Parse(ref.after)
+		ref.interim, _, _ = doc.Set(daemonjson.LiveRestoreKey, []byte("false"))
 		t.refs[sh.name] = ref
 	}
+	t.live = false
 	slices.Sort(all)
-	fmt.Printf("crash: an uninterrupted run takes %v (median), %v (max); a kill lands 0 to the median of its shape and command\n",
+	fmt.Printf("crash: an uninterrupted run takes %v (median), %v (max); a kill lands 0 to the median of its shape, mode and command\n",
 		all[len(all)/2].Round(time.Microsecond), all[len(all)-1].Round(time.Microsecond))
 	return nil
+}
+
+// timed runs cmd to its end, records how long it took under key, and
+// fails unless it succeeded.
+func (t *tester) timed(sh shape, ref *reference, all *[]time.Duration, cmd string) error {
+	code, out, d := t.run(cmd)
+	if code != 0 {
+		return fmt.Errorf("%s (%s): %s: exit %d\n%s", sh.name, t.mode(), cmd, code, out)
+	}
+	k := t.mode() + " " + cmd
+	ref.duration[k] = append(ref.duration[k], d)
+	*all = append(*all, d)
+	return nil
+}
+
+func (t *tester) mode() string {
+	if t.live {
+		return "live"
+	}
+	return "files"
+}
+
+// calibrateShape runs enable, disable, set and unset without a kill in the
+// current mode: it records the files they leave, checks that disable and
+// unset give back the original bytes, and measures how long a run takes.
+func (t *tester) calibrateShape(sh shape, ref *reference, all *[]time.Duration) error {
+	for range 3 {
+		if err := t.reset(sh); err != nil {
+			return err
+		}
+		if err := t.timed(sh, ref, all, "enable"); err != nil {
+			return err
+		}
+		ref.after, _ = os.ReadFile(t.target(sh))
+		ref.dropIn, _ = os.ReadFile(t.dropIn())
+		if err := t.timed(sh, ref, all, "disable"); err != nil {
+			return err
+		}
+		if got, ok := readMaybe(t.target(sh)); !bytes.Equal(got, sh.before) || ok != (sh.before != nil) {
+			return fmt.Errorf("%s (%s): enable then disable (no kill) left %q, want %q", sh.name, t.mode(), got, sh.before)
+		}
+	}
+	for range 3 {
+		if err := t.reset(sh); err != nil {
+			return err
+		}
+		if err := t.timed(sh, ref, all, "set"); err != nil {
+			return err
+		}
+		ref.setAfter, _ = os.ReadFile(t.target(sh))
+		if code, out, _ := t.run("unset"); code != 0 {
+			return fmt.Errorf("%s (%s): unset: exit %d\n%s", sh.name, t.mode(), code, out)
+		}
+		if got, _ := readMaybe(t.target(sh)); len(sh.before) > 0 && !bytes.Equal(got, sh.before) {
+			return fmt.Errorf("%s (%s): set then unset (no kill) left %q, want %q", sh.name, t.mode(), got, sh.before)
+		}
+	}
+	return nil
+}
+
+// chain is the end-to-end property of issue 14: after any sequence of
+// kills of enable and disable (against the fake dockerd, so that a
+// disable's interim "live-restore": false can be left), one clean enable
+// and one clean disable give back the original bytes.
+func (t *tester) chain(sh shape) (probs []string) {
+	ref := t.refs[sh.name]
+	if err := t.reset(sh); err != nil {
+		return []string{err.Error()}
+	}
+	ops := []string{"enable", "disable"}
+	first := t.rng.IntN(2)
+	n := 2 + t.rng.IntN(5)
+	var trail []string
+	for i := range n {
+		op := ops[(first+i)%2]
+		// Up to the slowest run seen: a chain should reach the end of a
+		// disable too (its interim file, reloaded, before the final one).
+		ds := slices.Sorted(slices.Values(ref.duration["live "+op]))
+		delay := time.Duration(t.rng.Int64N(int64(ds[len(ds)-1]) + 1))
+		c := exec.Command(t.dlr, t.args(op)...)
+		if err := c.Start(); err != nil {
+			return []string{err.Error()}
+		}
+		before := t.procValue()
+		time.Sleep(delay)
+		_ = c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		t.mendProc(before)
+		trail = append(trail, fmt.Sprintf("%s killed after %v", op, delay.Round(time.Microsecond)))
+	}
+	t.landed["chain: "+strconv.Itoa(n)+" kills"]++
+	for _, op := range []string{"enable", "disable"} {
+		if code, out, _ := t.run(op); code != 0 {
+			probs = append(probs, fmt.Sprintf("clean %s after %v: exit %d\n%s", op, trail, code, out))
+		}
+	}
+	if got, ok := readMaybe(t.target(sh)); ok != (sh.before != nil) || !bytes.Equal(got, sh.before) {
+		probs = append(probs, fmt.Sprintf("after %v, a clean enable and disable left %s, want the original %s", trail, show(got, ok), show(sh.before, sh.before != nil)))
+	}
+	if st, err := (state.Store{Dir: t.stateDir()}).Load(); err == nil && (st.DaemonJSON != nil || st.Pending != nil) {
+		probs = append(probs, fmt.Sprintf("after %v, a clean enable and disable left the state claiming a change: %+v", trail, st))
+	}
+	return probs
 }
 
 func show(b []byte, exists bool) string {
@@ -332,16 +479,18 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 	}
 
 	// The interrupted run.
-	ds := slices.Sorted(slices.Values(ref.duration[op]))
+	ds := slices.Sorted(slices.Values(ref.duration[t.mode()+" "+op]))
 	limit := ds[len(ds)/2]
 	delay := time.Duration(t.rng.Int64N(int64(limit) + 1))
 	c := exec.Command(t.dlr, t.args(op)...)
+	procBefore := t.procValue()
 	if err := c.Start(); err != nil {
 		return []string{err.Error()}
 	}
 	time.Sleep(delay)
 	_ = c.Process.Signal(syscall.SIGKILL)
 	err := c.Wait()
+	t.mendProc(procBefore)
 	killed := false
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -356,7 +505,11 @@ func (t *tester) cycle(sh shape, op string) (probs []string) {
 	l := t.look(sh)
 	temps := t.tempFiles()
 	t.temps += len(temps)
-	p, st, isBefore, isAfter := judgeLeft(sh, ref, before, after, l)
+	var interim []byte
+	if t.live && op == "disable" {
+		interim = ref.interim
+	}
+	p, st, isBefore, isAfter := judgeLeft(sh, ref, before, after, interim, l)
 	probs = append(probs, p...)
 	t.landed[op+": "+landedAt(killed, st, isBefore, isAfter)]++
 	where := landedAt(killed, st, isBefore, isAfter)
@@ -461,7 +614,7 @@ func (t *tester) look(sh shape) leftover {
 // symlink, the drop-in is absent or whole, the state parses, every backup
 // holds bytes daemon.json really had. It returns the violations, the state
 // and which version the file is.
-func judgeLeft(sh shape, ref *reference, before, after []byte, l leftover) (probs []string, st state.State, isBefore, isAfter bool) {
+func judgeLeft(sh shape, ref *reference, before, after, interim []byte, l leftover) (probs []string, st state.State, isBefore, isAfter bool) {
 	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	if l.linkReplaced {
 		bad("the symlink daemon.json was replaced or removed")
@@ -473,7 +626,8 @@ func judgeLeft(sh shape, ref *reference, before, after []byte, l leftover) (prob
 			bad("daemon.json does not parse: %v", err)
 		}
 	}
-	if !isBefore && !isAfter {
+	isInterim := interim != nil && l.exists && bytes.Equal(l.file, interim)
+	if !isBefore && !isAfter && !isInterim {
 		bad("daemon.json is %s: neither the before nor the after version", show(l.file, l.exists))
 	}
 	if l.dropInExists && !bytes.Equal(l.dropIn, ref.dropIn) {
@@ -487,7 +641,7 @@ func judgeLeft(sh shape, ref *reference, before, after []byte, l leftover) (prob
 	names := slices.Sorted(maps.Keys(l.backups))
 	for _, name := range names {
 		data := l.backups[name]
-		if !bytes.Equal(data, sh.before) && !bytes.Equal(data, ref.after) && !bytes.Equal(data, ref.setAfter) {
+		if !bytes.Equal(data, sh.before) && !bytes.Equal(data, ref.after) && !bytes.Equal(data, ref.setAfter) && !bytes.Equal(data, ref.interim) {
 			bad("backup %s holds bytes daemon.json never had: %q", name, data)
 		}
 	}
@@ -507,6 +661,27 @@ func landedAt(killed bool, st state.State, isBefore, isAfter bool) string {
 		return fmt.Sprintf("pending step %q, daemon.json replaced (before commit)", st.Pending.Step)
 	}
 	return "after the commit"
+}
+
+// procValue reads the scratch host's fs.pipe-max-size.
+func (t *tester) procValue() []byte {
+	b, _ := os.ReadFile(filepath.Join(t.root, "proc/sys/fs/pipe-max-size"))
+	return b
+}
+
+// mendProc puts back the value of the scratch host's fs.pipe-max-size
+// when a kill left it half-written. The scratch host emulates /proc/sys
+// with a regular file, which a write truncates first; the kernel's
+// procfs sets the value in one write, old or new, so this cannot happen
+// on a real host. It is counted and printed, not hidden.
+func (t *tester) mendProc(before []byte) {
+	p := filepath.Join(t.root, "proc/sys/fs/pipe-max-size")
+	b, err := os.ReadFile(p)
+	if err != nil || len(bytes.TrimSpace(b)) > 0 && bytes.HasSuffix(b, []byte("\n")) {
+		return
+	}
+	t.torn++
+	os.WriteFile(p, before, 0o644)
 }
 
 // tempFiles lists dlr's temporary files anywhere under the scratch host.

@@ -34,7 +34,7 @@ func TestJudgeLeft(t *testing.T) {
 	} {
 		l := good
 		tc.l(&l)
-		probs, _, _, _ := judgeLeft(sh, ref, sh.before, ref.after, l)
+		probs, _, _, _ := judgeLeft(sh, ref, sh.before, ref.after, nil, l)
 		got := strings.Join(probs, "\n")
 		switch {
 		case tc.want == "" && got != "":
