@@ -78,21 +78,25 @@ func Resolve(path string, follow bool) (string, fs.FileInfo, error) {
 		}
 	}
 	if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("refusing to replace %s: it is not a regular file (%s)", target, describeMode(fi.Mode()))
+		return "", nil, fmt.Errorf("refusing to replace %s: it is not a regular file (%s)", target, DescribeMode(fi.Mode()))
 	}
 	return target, fi, nil
 }
 
-func describeMode(m fs.FileMode) string {
+// DescribeMode names a file's type for a message ("a directory", "a
+// FIFO"), for whatever is not a regular file.
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
+		return "a FIFO"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
 	case m&fs.ModeDevice != 0:
-		return "a device"
+		return "a block device"
 	}
 	return m.Type().String()
 }

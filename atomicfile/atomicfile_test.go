@@ -102,7 +102,7 @@ func TestReplaceRefuses(t *testing.T) {
 		{loop, true, "symlink loop"},
 		{dangling, true, "does not exist"},
 		{sub, true, "not a regular file (a directory)"},
-		{fifo, true, "not a regular file (a named pipe)"},
+		{fifo, true, "not a regular file (a FIFO)"},
 		{own, false, "it is a symlink"},
 	} {
 		_, err := Replace(tc.path, []byte("x"), Options{Mode: 0o644, FollowSymlink: tc.follow})

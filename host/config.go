@@ -71,29 +71,13 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s); dlr reads only regular files", path, modeWord(fi.Mode()))
+		return nil, fmt.Errorf("%s: not a regular file (%s); dlr reads only regular files", path, atomicfile.DescribeMode(fi.Mode()))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, daemonjson.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
 	}
 	return b, nil
-}
-
-func modeWord(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	}
-	return m.Type().String()
 }
 
 // LiveRestoreWord describes "live-restore" in the file: "true", "false",

@@ -25,9 +25,6 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 	if err != nil {
 		return err
 	}
-	if err := e.finishRollback(o, &st, r); err != nil {
-		return err
-	}
 	config, source := o.Config, ""
 	switch rec := st.DaemonJSON; {
 	case rec != nil && config == "":
@@ -35,7 +32,7 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 	case rec != nil && config != rec.Path:
 		return refused("dlr changed %s, not %s: 'dlr disable' (or --config %s) puts that file back", rec.Path, config, rec.Path)
 	}
-	f, live, err := e.observeForChange(ctx, o, config, source, r)
+	f, live, err := e.begin(ctx, o, config, source, &st, r)
 	if err != nil {
 		return err
 	}
@@ -81,19 +78,7 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 			return nil
 		}})
 	}
-	if o.DryRun {
-		plan.Describe(r, steps)
-		return nil
-	}
-	x := plan.NewExec(e.Env, f, cfg, st, r, "disable", live)
-	if err := x.Run(ctx, steps); err != nil {
-		return err
-	}
-	if err := x.Commit(); err != nil {
-		return failed("%v", err)
-	}
-	r.Changed = x.Changed
-	return nil
+	return e.apply(ctx, o, f, cfg, st, live, "disable", steps, r)
 }
 
 // disablePlan is the list of steps that undoes what dlr did; notes for

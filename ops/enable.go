@@ -37,18 +37,15 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 	}
 	defer unlock()
 	prefetched := e.prefetchInfo(ctx)
-	f, live, err := e.observeForChange(ctx, o, o.Config, "", r)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	st, err := e.loadState(o, r)
 	if err != nil {
 		return err
 	}
-	if err := e.finishRollback(o, &st, r); err != nil {
+	f, live, err := e.begin(ctx, o, o.Config, "", &st, r)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
 	if p := st.Pending; p != nil {
 		r.Warn("an earlier dlr %s (PID %d, started %s) was interrupted at step %q; this run finishes the job",
 			p.Op, p.PID, p.Started.Format(time.RFC3339), p.Step)
@@ -105,19 +102,7 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 	if err != nil {
 		return err
 	}
-	if o.DryRun {
-		plan.Describe(r, steps)
-		return nil
-	}
-	x := plan.NewExec(e.Env, f, cfg, st, r, "enable", live)
-	if err := x.Run(ctx, steps); err != nil {
-		return err
-	}
-	if err := x.Commit(); err != nil {
-		return failed("%v", err)
-	}
-	r.Changed = x.Changed
-	return nil
+	return e.apply(ctx, o, f, cfg, st, live, "enable", steps, r)
 }
 
 // enableInfo asks the running dockerd (or, when it certainly runs with

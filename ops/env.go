@@ -171,6 +171,35 @@ func (e *Env) loadState(o Options, r *Report) (state.State, error) {
 	return st, failed("%v", err)
 }
 
+// apply runs the steps of a change (or, with --dry-run, describes them):
+// the one way enable, disable, set and unset carry out their plans.
+func (e *Env) apply(ctx context.Context, o Options, f *host.Facts, cfg *host.Config, st state.State, live bool, op string, steps []plan.Step, r *Report) error {
+	if o.DryRun {
+		plan.Describe(r, steps)
+		return nil
+	}
+	x := plan.NewExec(e.Env, f, cfg, st, r, op, live)
+	if err := x.Run(ctx, steps); err != nil {
+		return err
+	}
+	if err := x.Commit(); err != nil {
+		return failed("%v", err)
+	}
+	r.Changed = x.Changed
+	return nil
+}
+
+// begin is the start of every command that changes daemon.json, after the
+// lock: dlr's state (an earlier run's cut-short rollback finished first),
+// then the host. config is the daemon.json to use ("" = found as dockerd
+// finds it) and source how it was chosen ("" = by that finding).
+func (e *Env) begin(ctx context.Context, o Options, config, source string, st *state.State, r *Report) (*host.Facts, bool, error) {
+	if err := e.finishRollback(o, st, r); err != nil {
+		return nil, false, err
+	}
+	return e.observeForChange(ctx, o, config, source, r)
+}
+
 // finishRollback finishes an earlier run's rollback that a kill cut short
 // (plan.FinishRollback); a dry run only says it would.
 func (e *Env) finishRollback(o Options, st *state.State, r *Report) error {

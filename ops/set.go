@@ -75,18 +75,15 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 		return err
 	}
 	defer unlock()
-	f, live, err := e.observeForChange(ctx, o, o.Config, "", r)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	st, err := e.loadState(o, r)
 	if err != nil {
 		return err
 	}
-	if err := e.finishRollback(o, &st, r); err != nil {
+	f, live, err := e.begin(ctx, o, o.Config, "", &st, r)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
 	cfg, err := readConfig(f.Config)
 	if err != nil {
 		return err
@@ -142,19 +139,7 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 	if err != nil {
 		return err
 	}
-	if o.DryRun {
-		plan.Describe(r, steps)
-		return nil
-	}
-	x := plan.NewExec(e.Env, f, cfg, st, r, r.Command, live)
-	if err := x.Run(ctx, steps); err != nil {
-		return err
-	}
-	if err := x.Commit(); err != nil {
-		return failed("%v", err)
-	}
-	r.Changed = true
-	return nil
+	return e.apply(ctx, o, f, cfg, st, live, r.Command, steps, r)
 }
 
 // setPlan is the steps of a set: write, reload and verify what a reload

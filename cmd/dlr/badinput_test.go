@@ -67,7 +67,7 @@ func badInputCases() []badCase {
 		{name: "a directory", code: exitInvalid, want: []string{"not a regular file (a directory)"}, setup: func(t *testing.T, e *testEnv) {
 			os.Mkdir(e.config, 0o755)
 		}},
-		{name: "a FIFO", code: exitInvalid, want: []string{"not a regular file (a named pipe)"}, setup: func(t *testing.T, e *testEnv) {
+		{name: "a FIFO", code: exitInvalid, want: []string{"not a regular file (a FIFO)"}, setup: func(t *testing.T, e *testEnv) {
 			syscall.Mkfifo(e.config, 0o644)
 		}},
 		{name: "read-only filesystem", content: orig, code: exitFailed, want: []string{"read-only file system", "Put back"}, setup: func(t *testing.T, e *testEnv) {
