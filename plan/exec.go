@@ -55,7 +55,7 @@ type Exec struct {
 	// Verified is a record of a full check, saved by Commit.
 	Verified *state.Verified
 
-	configWritten   bool // daemon.json was written (its undo restores it)
+	configWritten   bool     // daemon.json was written (its undo restores it)
 	backup          string   // the backup of daemon.json the run took
 	rolledBack      bool     // the undo put daemon.json back
 	written         []string // SHA-256s of what the run wrote to daemon.json
