@@ -7,8 +7,9 @@
 //
 // # Root filesystems
 //
-// [Rootfs] builds a Debian root filesystem once per suite ("bookworm" or
-// "trixie") with debootstrap and caches it under /var/cache/dlr-rig/<suite>
+// [Rootfs] builds a Debian root filesystem once per suite ("bookworm",
+// "trixie" or "forky": [Suites]) with debootstrap and caches it under
+// /var/cache/dlr-rig/<suite>
 // (or $DLR_RIG_CACHE/<suite>). The cache is read-only by convention: nothing
 // in this package writes to it after it is built. A stamp file next to it,
 // <cache>/<suite>.stamp, records how it was built; a missing or different

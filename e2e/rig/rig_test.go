@@ -31,6 +31,9 @@ func TestIncludeListAndStamp(t *testing.T) {
 	if err != nil || x != b+",docker-cli" {
 		t.Errorf("trixie: %q, %v", x, err)
 	}
+	if f, err := includeList("forky"); err != nil || f != x {
+		t.Errorf("forky: %q, %v", f, err)
+	}
 	if _, err := includeList("sid"); err == nil {
 		t.Error("sid accepted")
 	}
@@ -41,6 +44,22 @@ func TestIncludeListAndStamp(t *testing.T) {
 	}
 	if !strings.Contains(string(stampFor("trixie", x)), "include="+x+"\n") {
 		t.Errorf("stamp %q lacks the package list", stampFor("trixie", x))
+	}
+}
+
+func TestDebootstrapArgs(t *testing.T) {
+	// bookworm's debootstrap has no forky script: sid's is named.
+	for suite, want := range map[string]string{
+		"bookworm": "--variant=minbase --include=P bookworm /d http://deb.debian.org/debian",
+		"trixie":   "--variant=minbase --include=P trixie /d http://deb.debian.org/debian",
+		"forky":    "--variant=minbase --include=P forky /d http://deb.debian.org/debian /usr/share/debootstrap/scripts/sid",
+	} {
+		if got := strings.Join(debootstrapArgs(suite, "P", "/d"), " "); got != want {
+			t.Errorf("%s: %s, want %s", suite, got, want)
+		}
+	}
+	if len(Suites()) != len(suitePackages) {
+		t.Errorf("Suites() = %v, but suitePackages has %d", Suites(), len(suitePackages))
 	}
 }
 
