@@ -40,6 +40,13 @@
 // has a parent-death signal. Only the guest's mounts and temporary
 // directory are left then, and the next [Boot] removes them.
 //
+// # Packages of another suite
+//
+// [Debs] downloads .deb files of a suite on the host (apt-get download with
+// an apt state of its own, cached under <cache>/debs), for tests that
+// upgrade a guest's packages with the guest's own apt: the guest has no
+// network.
+//
 // # Host requirements
 //
 // Root, a kernel with overlayfs (optional), and the Debian packages
