@@ -437,7 +437,7 @@ func daemonState(t *testing.T, g *rig.Guest) daemons {
 		containerdPID: gsh(t, g, "systemctl show -p MainPID --value containerd.service"),
 		dockerd:       ver,
 		containerd:    ctrd,
-		installed:     gsh(t, g, "dpkg-query -W -f '${Package}=${Version} ' docker.io docker-cli containerd runc 2>/dev/null"),
+		installed:     gsh(t, g, "dpkg-query -W -f '${Package}=${Version} ' docker.io docker-cli containerd runc 2>/dev/null; true"), // bookworm has no docker-cli
 	}
 }
 
