@@ -341,7 +341,7 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 				}
 			}
 		}
-		if st.cmd != nil && len(st.cmd) == 3 && st.cmd[2] == "docker" {
+		if len(st.cmd) == 3 && st.cmd[2] == "docker" {
 			pkgVer := trimmed(t, g, "dpkg-query", "-W", "-f", "${Version}", "docker.io")
 			if !strings.HasPrefix(pkgVer, d1.dockerd) {
 				t.Errorf("after %s the running dockerd is %s, the installed docker.io %s", st.name, d1.dockerd, pkgVer)
