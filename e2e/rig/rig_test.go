@@ -1,6 +1,8 @@
 package rig
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -89,5 +91,22 @@ func TestTail(t *testing.T) {
 func TestQuoteArgs(t *testing.T) {
 	if got := quoteArgs([]string{"sh", "-c", "exit 3", ""}); got != `sh -c "exit 3" ""` {
 		t.Errorf("quoteArgs = %s", got)
+	}
+}
+
+func TestDebFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"tini_0.19.0-6+b2_amd64.deb", "tini-static_0.19.0-6+b2_amd64.deb", "runc_1.3.6+ds1-1_amd64.deb"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "tini" must not match tini-static's file.
+	got, err := debFiles(dir, []string{"runc", "tini", "tini-static"})
+	if err != nil || len(got) != 3 || filepath.Base(got[1]) != "tini_0.19.0-6+b2_amd64.deb" {
+		t.Errorf("debFiles = %v, %v", got, err)
+	}
+	if _, err := debFiles(dir, []string{"containerd"}); err == nil {
+		t.Error("a missing package was not reported")
 	}
 }
