@@ -47,8 +47,10 @@ fuzz-short fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
 	done
 
-# e2e boots Debian bookworm (Docker 20.10) and trixie (Docker 26.1) with a
-# real systemd under systemd-nspawn and runs dlr in them.
+# e2e boots Debian bookworm (Docker 20.10), trixie (Docker 26.1) and forky
+# (Docker 28.5) with a real systemd under systemd-nspawn and runs dlr in
+# them; TestUpgradeMatrix runs one scenario of the upgrade matrix there
+# (`make matrix` runs them all: mk/matrix.mk).
 e2e: deps build
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/... 2>&1 | tee .e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|    )' ; exit $${PIPESTATUS[0]}
 

@@ -370,9 +370,13 @@ func TestRollback(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("exit %d, want 1", code)
 		}
+		// dockerd's reason must be quoted. Docker 28 (forky) logs it in a
+		// field of its own: level=error msg="Error reloading configuration"
+		// error="unable to configure ... no-such-option"; 20.10 and 26.1
+		// put it in msg.
 		for _, want := range []string{"dockerd rejected the new configuration", "no-such-option", "Put back", "never restarted"} {
 			if !strings.Contains(errOut, want) {
-				t.Errorf("error lacks %q", want)
+				t.Errorf("error lacks %q:\n%s", want, errOut)
 			}
 		}
 		if got, _ := os.ReadFile(g.Path(cfg)); string(got) != orig {

@@ -7,8 +7,9 @@
 //
 // # Root filesystems
 //
-// [Rootfs] builds a Debian root filesystem once per suite ("bookworm" or
-// "trixie") with debootstrap and caches it under /var/cache/dlr-rig/<suite>
+// [Rootfs] builds a Debian root filesystem once per suite ("bookworm",
+// "trixie" or "forky": [Suites]) with debootstrap and caches it under
+// /var/cache/dlr-rig/<suite>
 // (or $DLR_RIG_CACHE/<suite>). The cache is read-only by convention: nothing
 // in this package writes to it after it is built. A stamp file next to it,
 // <cache>/<suite>.stamp, records how it was built; a missing or different
@@ -38,6 +39,13 @@
 // nspawn runs as PID 1 of a PID namespace of its own under unshare, which
 // has a parent-death signal. Only the guest's mounts and temporary
 // directory are left then, and the next [Boot] removes them.
+//
+// # Packages of another suite
+//
+// [Debs] downloads .deb files of a suite on the host (apt-get download with
+// an apt state of its own, cached under <cache>/debs), for tests that
+// upgrade a guest's packages with the guest's own apt: the guest has no
+// network.
 //
 // # Host requirements
 //

@@ -66,7 +66,7 @@ func nspawnArgs(root, machine string) []string {
 	}
 }
 
-// Boot boots suite ("bookworm" or "trixie") in a fresh copy-on-write view
+// Boot boots suite (one of [Suites]) in a fresh copy-on-write view
 // of the cached [Rootfs] and returns once docker.service is active and
 // systemd answers on the guest's D-Bus system bus. It fails the test (with
 // the last lines of the guest's console) if that does not happen within 90

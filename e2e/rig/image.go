@@ -25,6 +25,18 @@ func BuildLogger(t testing.TB) string {
 	return buildStatic(t, LoggerPackage, "logger")
 }
 
+// ServicePackage is the import path of the test program [BuildService]
+// builds.
+const ServicePackage = "github.com/docker-liverestore/dlr/e2e/testimage/service"
+
+// BuildService builds the service test program (e2e/testimage/service: an
+// HTTP answer on -listen, an exec-form health check with -check) like
+// [BuildLogger].
+func BuildService(t testing.TB) string {
+	t.Helper()
+	return buildStatic(t, ServicePackage, "service")
+}
+
 // buildStatic builds pkg with CGO_ENABLED=0 into t.TempDir()/name.
 func buildStatic(t testing.TB, pkg, name string) string {
 	t.Helper()
@@ -48,8 +60,11 @@ func buildStatic(t testing.TB, pkg, name string) string {
 // at /app, with CMD ["/app"]. It streams a tar of it to "docker import"
 // inside the guest: no registry is reachable from the guest. Containers
 // are then started with e.g. "docker run -d --name c1 NAME /app ARGS". The
-// binary must be static (no /lib in the image). It fails the test on error.
-func (g *Guest) ImportImage(t testing.TB, name, staticBinary string) {
+// binary must be static (no /lib in the image). Each of changes is passed
+// to "docker import" as a further --change (a Dockerfile instruction, e.g.
+// `HEALTHCHECK --interval=1s CMD ["/app","-check"]`). It fails the test on
+// error.
+func (g *Guest) ImportImage(t testing.TB, name, staticBinary string, changes ...string) {
 	t.Helper()
 	bin, err := os.ReadFile(staticBinary)
 	if err != nil {
@@ -73,6 +88,10 @@ func (g *Guest) ImportImage(t testing.TB, name, staticBinary string) {
 	if err := tw.Close(); err != nil {
 		t.Fatalf("rig: import image %s: %v", name, err)
 	}
-	out := g.mustRun(t, &buf, []string{"docker", "import", "--change", `CMD ["/app"]`, "-", name})
+	args := []string{"docker", "import", "--change", `CMD ["/app"]`}
+	for _, c := range changes {
+		args = append(args, "--change", c)
+	}
+	out := g.mustRun(t, &buf, append(args, "-", name))
 	t.Logf("rig: imported %s into %s as %s", filepath.Base(staticBinary), g.machine, strings.TrimSpace(out))
 }

@@ -1,6 +1,8 @@
 package rig
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,6 +33,9 @@ func TestIncludeListAndStamp(t *testing.T) {
 	if err != nil || x != b+",docker-cli" {
 		t.Errorf("trixie: %q, %v", x, err)
 	}
+	if f, err := includeList("forky"); err != nil || f != x {
+		t.Errorf("forky: %q, %v", f, err)
+	}
 	if _, err := includeList("sid"); err == nil {
 		t.Error("sid accepted")
 	}
@@ -41,6 +46,22 @@ func TestIncludeListAndStamp(t *testing.T) {
 	}
 	if !strings.Contains(string(stampFor("trixie", x)), "include="+x+"\n") {
 		t.Errorf("stamp %q lacks the package list", stampFor("trixie", x))
+	}
+}
+
+func TestDebootstrapArgs(t *testing.T) {
+	// bookworm's debootstrap has no forky script: sid's is named.
+	for suite, want := range map[string]string{
+		"bookworm": "--variant=minbase --include=P bookworm /d http://deb.debian.org/debian",
+		"trixie":   "--variant=minbase --include=P trixie /d http://deb.debian.org/debian",
+		"forky":    "--variant=minbase --include=P forky /d http://deb.debian.org/debian /usr/share/debootstrap/scripts/sid",
+	} {
+		if got := strings.Join(debootstrapArgs(suite, "P", "/d"), " "); got != want {
+			t.Errorf("%s: %s, want %s", suite, got, want)
+		}
+	}
+	if len(Suites()) != len(suitePackages) {
+		t.Errorf("Suites() = %v, but suitePackages has %d", Suites(), len(suitePackages))
 	}
 }
 
@@ -70,5 +91,22 @@ func TestTail(t *testing.T) {
 func TestQuoteArgs(t *testing.T) {
 	if got := quoteArgs([]string{"sh", "-c", "exit 3", ""}); got != `sh -c "exit 3" ""` {
 		t.Errorf("quoteArgs = %s", got)
+	}
+}
+
+func TestDebFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"tini_0.19.0-6+b2_amd64.deb", "tini-static_0.19.0-6+b2_amd64.deb", "runc_1.3.6+ds1-1_amd64.deb"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "tini" must not match tini-static's file.
+	got, err := debFiles(dir, []string{"runc", "tini", "tini-static"})
+	if err != nil || len(got) != 3 || filepath.Base(got[1]) != "tini_0.19.0-6+b2_amd64.deb" {
+		t.Errorf("debFiles = %v, %v", got, err)
+	}
+	if _, err := debFiles(dir, []string{"containerd"}); err == nil {
+		t.Error("a missing package was not reported")
 	}
 }

@@ -33,15 +33,30 @@ const stampVersion = "dlr-rig rootfs v1"
 var basePackages = []string{"systemd", "systemd-sysv", "dbus", "docker.io", "iproute2", "procps", "rpm",
 	"jq", "ansible-core", "python3-cffi-backend", "python3-apt"}
 
-// suitePackages are the extra packages of each supported suite: trixie's
-// docker.io no longer contains the docker client.
+// suitePackages are the extra packages of each supported suite: from
+// trixie on, docker.io no longer contains the docker client.
 var suitePackages = map[string][]string{
 	"bookworm": nil,
 	"trixie":   {"docker-cli"},
+	"forky":    {"docker-cli"},
 }
 
-// Suites lists the Debian suites [Rootfs] and [Boot] accept.
-func Suites() []string { return []string{"bookworm", "trixie"} }
+// suiteScripts names the debootstrap script of a suite the host's
+// debootstrap has no script for: bookworm's debootstrap (1.0.128) knows
+// neither forky nor any later suite, and sid's script builds them.
+var suiteScripts = map[string]string{
+	"forky": "sid",
+}
+
+// Mirror is the Debian archive the root filesystems are built from: the
+// one in the host's apt sources (and debootstrap's default).
+const Mirror = "http://deb.debian.org/debian"
+
+// Suites lists the Debian suites [Rootfs] and [Boot] accept, oldest first:
+// bookworm (Docker 20.10, containerd 1.6, systemd 252), trixie (Docker
+// 26.1, containerd 1.7, systemd 257) and forky (Docker 28.5, containerd
+// 2.1, systemd 262).
+func Suites() []string { return []string{"bookworm", "trixie", "forky"} }
 
 // cacheDir returns $DLR_RIG_CACHE made absolute, or DefaultCacheDir if it
 // is unset.
@@ -72,10 +87,21 @@ func stampFor(suite, include string) []byte {
 	return fmt.Appendf(nil, "%s\nsuite=%s\nvariant=minbase\ninclude=%s\n", stampVersion, suite, include)
 }
 
+// debootstrapArgs returns debootstrap's arguments for building suite into
+// dir: the mirror is named, and so is a script when the host's debootstrap
+// has none of the suite's name (see suiteScripts).
+func debootstrapArgs(suite, include, dir string) []string {
+	args := []string{"--variant=minbase", "--include=" + include, suite, dir, Mirror}
+	if script, ok := suiteScripts[suite]; ok {
+		args = append(args, "/usr/share/debootstrap/scripts/"+script)
+	}
+	return args
+}
+
 // Rootfs returns the directory of the cached Debian root filesystem for
-// suite ("bookworm" or "trixie"), building it first with
+// suite (one of [Suites]), building it first with
 //
-//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,rpm,jq,ansible-core,python3-cffi-backend,python3-apt[,docker-cli] SUITE DIR
+//	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,rpm,jq,ansible-core,python3-cffi-backend,python3-apt[,docker-cli] SUITE DIR http://deb.debian.org/debian [/usr/share/debootstrap/scripts/sid]
 //
 // if the cache has no valid stamp. The directory is <cache>/<suite>, where
 // <cache> is $DLR_RIG_CACHE or DefaultCacheDir; its top directory is mode
@@ -180,7 +206,7 @@ func build(ctx context.Context, suite, include, dir, stampPath string, stamp []b
 
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	args := []string{"--variant=minbase", "--include=" + include, suite, tmp}
+	args := debootstrapArgs(suite, include, tmp)
 	// debootstrap runs as PID 1 of its own PID and mount namespaces, so
 	// that when it dies (timeout, or the test binary killed: unshare has a
 	// parent-death signal and passes it on) the kernel kills dpkg, wget and
