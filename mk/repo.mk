@@ -7,6 +7,7 @@
 #
 #   make packages PKG_KEYRING=pub.asc && make repo REPO_KEY=<fingerprint>
 #   make repo REPO_KEY_FILE=secret.asc REPO_PACKAGES=/tmp/pkgs REPO_DIR=/tmp/repo
+#   make repo REPO_KEY=... REPO_URL=https://packages.example.com/dlr
 #   make repo-reproducible   build a repository twice, compare every file
 #
 # The signing key is REPO_KEY (a secret key in $GNUPGHOME or ~/.gnupg) or
@@ -22,6 +23,9 @@ REPO_KEY ?=
 REPO_KEY_FILE ?=
 REPO_PASSPHRASE_FILE ?=
 REPO_DATE ?= $(SOURCE_DATE_EPOCH)
+# Where REPO_DIR is published: REPO_DIR then also holds the apt source and
+# the dnf .repo file that users download (docs/repository.md).
+REPO_URL ?=
 REPO_APT := reprepro createrepo-c rpm rpm2cpio cpio gnupg faketime
 
 .PHONY: repo repo-deps repo-reproducible
@@ -35,7 +39,8 @@ repo-deps:
 
 repo: repo-deps
 	REPO_KEY='$(REPO_KEY)' REPO_KEY_FILE='$(REPO_KEY_FILE)' REPO_PASSPHRASE_FILE='$(REPO_PASSPHRASE_FILE)' \
-	REPO_DATE='$(REPO_DATE)' REPO_ARCHES='$(PKG_ARCHES)' packaging/repo.sh '$(REPO_PACKAGES)' '$(REPO_DIR)'
+	REPO_DATE='$(REPO_DATE)' REPO_ARCHES='$(PKG_ARCHES)' REPO_URL='$(REPO_URL)' \
+	packaging/repo.sh '$(REPO_PACKAGES)' '$(REPO_DIR)'
 
 # repo-reproducible builds the packages of this checkout (both
 # architectures) with a throwaway RSA key's public key, then the repository
@@ -64,3 +69,15 @@ repo-reproducible: repo-deps $(NFPM)
 	if diff -u "$$t/sums1" "$$t/sums2"; then \
 		echo "repo-reproducible: both repositories are identical ($$(wc -l < "$$t/sums1") files)"; \
 	else echo "repo-reproducible: the repositories differ"; exit 1; fi
+
+# repo-test-deps installs Debian's dnf, with which the e2e tests check the
+# rpm repository (TestRepoDNF: on the host, into a scratch installroot).
+REPO_TEST_APT := dnf
+
+.PHONY: repo-test-deps
+repo-test-deps:
+	@missing=""; for p in $(REPO_TEST_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi

@@ -14,6 +14,10 @@
 #   REPO_DATE       Unix time of the Release file's Date, of the rpm
 #                   repository's revision and of the published files
 #   REPO_ARCHES     the apt repository's architectures ("amd64 arm64")
+#   REPO_URL        where OUT will be published (https://host/path, or
+#                   file:///path): if set, OUT also gets the apt source
+#                   (docker-liverestore.sources) and the dnf repository file
+#                   (docker-liverestore.repo) users download
 #
 # Same inputs, same output: the Date of the Release file and the rpm
 # repository's revision are REPO_DATE, not the time of the run (reprepro runs
@@ -32,7 +36,8 @@ die() { echo "repo.sh: $*" >&2; exit 1; }
 
 [ $# = 2 ] || die "usage: repo.sh PACKAGES_DIR OUT_DIR"
 pkgs=$1 out=$2
-: "${REPO_KEY:=}" "${REPO_KEY_FILE:=}" "${REPO_PASSPHRASE_FILE:=}" "${REPO_ARCHES:=amd64 arm64}"
+: "${REPO_KEY:=}" "${REPO_KEY_FILE:=}" "${REPO_PASSPHRASE_FILE:=}" "${REPO_ARCHES:=amd64 arm64}" "${REPO_URL:=}"
+REPO_URL=${REPO_URL%/}
 [ -n "${REPO_DATE:-}" ] || die "REPO_DATE is not set (the Unix time the repository is dated; make repo sets it to SOURCE_DATE_EPOCH)"
 [ -n "$REPO_KEY$REPO_KEY_FILE" ] ||
 	die "no signing key: set REPO_KEY=<key id> (a secret key in \$GNUPGHOME or ~/.gnupg) or REPO_KEY_FILE=<file of gpg --export-secret-keys>"
@@ -137,6 +142,26 @@ done
 createrepo_c --quiet --no-database --revision "$REPO_DATE" --set-timestamp-to-revision "$out/rpm" ||
 	die "createrepo_c $out/rpm failed"
 gpgsign --detach-sign --armor --output "$out/rpm/repodata/repomd.xml.asc" "$out/rpm/repodata/repomd.xml"
+
+# The files users download to add the repository (docs/repository.md).
+if [ -n "$REPO_URL" ]; then
+	cat > "$out/docker-liverestore.sources" <<SOURCES
+Types: deb
+URIs: $REPO_URL/apt
+Suites: stable
+Components: main
+Signed-By: /usr/share/keyrings/docker-liverestore-archive-keyring.gpg
+SOURCES
+	cat > "$out/docker-liverestore.repo" <<REPOFILE
+[docker-liverestore]
+name=docker-liverestore
+baseurl=$REPO_URL/rpm
+enabled=1
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey=$REPO_URL/docker-liverestore-archive-keyring.asc
+REPOFILE
+fi
 
 echo "apt repository: $out/apt ($(ls "$out"/apt/pool/main/*/*/ | tr '\n' ' '))"
 echo "rpm repository: $out/rpm ($(cd "$out/rpm" && ls *.rpm | tr '\n' ' '))"
