@@ -610,7 +610,7 @@ func TestRepoApt(t *testing.T) {
 		}
 		refused("a Packages file changed after signing",
 			"sed -i 's/^Version: .*/Version: "+forged+"-1/' "+packages+" && gzip -9nc "+packages+" > "+packages+".gz",
-			"Failed to fetch file:/srv/dlr/apt/dists/stable/main/binary-"+runtime.GOARCH+"/Packages")
+			"Failed to fetch file:/srv/dlr/apt/dists/stable/main/binary-"+runtime.GOARCH+"/Packages", "Hash Sum mismatch")
 		refused("a Release whose signed text was changed",
 			"sed -i 's/^Suite: stable/Suite: stablE/' "+guestRepo+"/apt/dists/stable/InRelease "+guestRepo+"/apt/dists/stable/Release",
 			"is not signed")
