@@ -37,6 +37,8 @@ type repoFixture struct {
 	SecretKey  string // that key, exported (REPO_KEY_FILE)
 	Fpr        string // its fingerprint
 	Stranger   string // another key's public keyring, which must not verify the repository
+	NextSecret string // that key's secret (REPO_KEY_FILE), the next key of a rotation
+	NextPublic string // its public key, armored
 	Cur, Newer string // package versions (without the -1 release)
 	CurPkgs    string // make packages, both architectures, Cur
 	V2Pkgs     string // CurPkgs plus Newer for the host's architecture
@@ -141,13 +143,18 @@ func buildRepos() (r *repoFixture, err error) {
 	if _, err := gpg(stranger, "--quiet", "--passphrase", "", "--quick-gen-key", "not dlr <stranger@dlr.invalid>", "rsa3072", "sign", "2d"); err != nil {
 		return nil, err
 	}
-	strangerKey, err := gpg(stranger, "--export")
-	if err != nil {
-		return nil, err
-	}
-	r.Stranger = filepath.Join(dir, "stranger.gpg")
-	if err := os.WriteFile(r.Stranger, strangerKey, 0o644); err != nil {
-		return nil, err
+	r.Stranger, r.NextSecret, r.NextPublic = filepath.Join(dir, "stranger.gpg"), filepath.Join(dir, "next-secret.asc"), filepath.Join(dir, "next-public.asc")
+	for _, e := range []struct {
+		file string
+		args []string
+	}{{r.Stranger, []string{"--export"}}, {r.NextSecret, []string{"--armor", "--export-secret-keys"}}, {r.NextPublic, []string{"--armor", "--export"}}} {
+		b, err := gpg(stranger, e.args...)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(e.file, b, 0o600); err != nil {
+			return nil, err
+		}
 	}
 
 	v, err := exec.Command("sh", "../packaging/version.sh").Output()
@@ -311,6 +318,16 @@ func TestRepoFiles(t *testing.T) {
 		}
 	}
 
+	// The apt source and the dnf .repo make repo publishes are the ones
+	// docs/repository.md shows.
+	docs := readFile(t, "../docs/repository.md")
+	for _, f := range []struct{ file, lang string }{{"docker-liverestore.sources", "deb822"}, {"docker-liverestore.repo", "ini"}} {
+		want := strings.ReplaceAll(readFile(t, filepath.Join(r.V1, f.file)), "file://"+guestRepo, "https://packages.example.com/dlr")
+		if !strings.Contains(docs, "```"+f.lang+"\n"+want+"```\n") {
+			t.Errorf("docs/repository.md does not show %s as make repo writes it:\n%s", f.file, want)
+		}
+	}
+
 	// V2: the newer version for the host's architecture, the other one kept.
 	for _, arch := range []string{"amd64", "arm64"} {
 		p := readFile(t, filepath.Join(r.V2, "apt", "dists", "stable", "main", "binary-"+arch, "Packages"))
@@ -341,7 +358,47 @@ func TestRepoFiles(t *testing.T) {
 	if err == nil {
 		t.Errorf("make repo accepted packages without the signing key:\n%s", out)
 	}
-	wantContains(t, "make repo of packages without the key", out, "does not ship the signing key "+r.Fpr, "make packages PKG_KEYRING=")
+	wantContains(t, "make repo of packages without the key", out, "does not ship the signing key "+r.Fpr, "make packages PKG_KEYRING=FILE")
+
+	// Key rotation (docs/repository.md, "Keys"): packages that ship the
+	// current and the next key, published with the current key, then with
+	// the next one. A host that trusts only the old keyring refuses the
+	// latter; one that trusts the keyring of those packages accepts both.
+	both := filepath.Join(t.TempDir(), "both.asc")
+	if err := os.WriteFile(both, []byte(readFile(t, filepath.Join(r.Dir, "public.asc"))+readFile(t, r.NextPublic)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rotating := filepath.Join(t.TempDir(), "pkgs")
+	if out, err := makeIn("packages", "PKG_ARCHES="+runtime.GOARCH, "DIST_DIR="+rotating,
+		"PKG_VERSION="+r.Newer, "VERSION="+r.Newer, "PKG_KEYRING="+both); err != nil {
+		t.Fatalf("make packages with two keys: %v\n%s", err, out)
+	}
+	oldSigned, newSigned := filepath.Join(t.TempDir(), "repo"), filepath.Join(t.TempDir(), "repo")
+	for _, b := range []struct{ key, dir string }{{r.SecretKey, oldSigned}, {r.NextSecret, newSigned}} {
+		if out, err := makeIn("repo", "REPO_PACKAGES="+rotating, "REPO_DIR="+b.dir, "REPO_KEY_FILE="+b.key); err != nil {
+			t.Fatalf("make repo of the packages with two keys: %v\n%s", err, out)
+		}
+	}
+	shipped := filepath.Join(oldSigned, "docker-liverestore-archive-keyring.gpg")
+	keys := 0
+	for _, l := range strings.Split(hostMust(t, "gpg", "--batch", "--with-colons", "--show-keys", shipped), "\n") {
+		if strings.HasPrefix(l, "pub:") {
+			keys++
+		}
+	}
+	if keys != 2 {
+		t.Errorf("the published keyring of the packages with two keys holds %d keys", keys)
+	}
+	for _, repo := range []string{oldSigned, newSigned} {
+		hostMust(t, "gpgv", "--keyring", shipped, filepath.Join(repo, "apt", "dists", "stable", "InRelease"))
+	}
+	hostMust(t, "gpgv", "--keyring", keyring, filepath.Join(oldSigned, "apt", "dists", "stable", "InRelease"))
+	if out, ok := hostRun(t, "gpgv", "--keyring", keyring, filepath.Join(newSigned, "apt", "dists", "stable", "InRelease")); ok {
+		t.Errorf("the old keyring accepts the repository signed with the next key:\n%s", out)
+	}
+	if out, err := makeIn("repo", "REPO_PACKAGES="+r.CurPkgs, "REPO_DIR="+filepath.Join(t.TempDir(), "repo"), "REPO_KEY_FILE="+r.NextSecret); err == nil {
+		t.Errorf("make repo signed packages that do not ship the next key with it:\n%s", out)
+	}
 
 	// Reproducible: the same packages and key, the same files.
 	again := filepath.Join(t.TempDir(), "repo")

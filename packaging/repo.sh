@@ -54,6 +54,7 @@ agent=
 cleanup() {
 	# The agent of a temporary GnuPG home is ours to stop; the caller's is not.
 	[ -z "$agent" ] || gpgconf --homedir "$agent" --kill gpg-agent 2>/dev/null || true
+	[ ! -d "$work/keys" ] || gpgconf --homedir "$work/keys" --kill gpg-agent 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -86,14 +87,13 @@ gpgsign() {
 		"$@" 2>"$work/gpg.log" || { cat "$work/gpg.log" >&2; die "signing with $fpr failed"; }
 }
 
-rm -rf "$out"
-mkdir -p "$out/apt" "$out/rpm"
-gpg --batch --export --export-options export-minimal "$fpr" > "$out/docker-liverestore-archive-keyring.gpg"
-gpg --batch --armor --export --export-options export-minimal "$fpr" > "$out/docker-liverestore-archive-keyring.asc"
 echo "signing key $fpr, signatures dated $(date -u -d "@$sigtime" '+%Y-%m-%d %H:%M:%S UTC')"
 
-# Every package must ship a keyring that holds the signing key.
+# Every package must ship a keyring that holds the signing key. The
+# repository publishes the keys the packages ship (all of them: during a key
+# rotation, the next key too; docs/repository.md).
 keyring=usr/share/keyrings/docker-liverestore-archive-keyring.gpg
+mkdir -m 700 "$work/keys"
 for p in "$pkgs"/*.deb "$pkgs"/*.rpm; do
 	rm -f "$work/shipped.gpg"
 	case $p in
@@ -101,8 +101,13 @@ for p in "$pkgs"/*.deb "$pkgs"/*.rpm; do
 	*.rpm) (cd "$work" && rpm2cpio "$p" | cpio --quiet -i --to-stdout "*$keyring") > "$work/shipped.gpg" 2>/dev/null || true ;;
 	esac
 	gpg --batch --with-colons --show-keys "$work/shipped.gpg" 2>/dev/null | grep -q "^fpr:*$fpr:" ||
-		die "$p does not ship the signing key $fpr in /$keyring: build the packages with make packages PKG_KEYRING=$out/docker-liverestore-archive-keyring.asc (or the file of your public key)"
+		die "$p does not ship the signing key $fpr in /$keyring: build the packages with make packages PKG_KEYRING=FILE, FILE holding that key (gpg --export --armor $fpr > FILE)"
+	gpg --homedir "$work/keys" --batch --quiet --import "$work/shipped.gpg" 2>/dev/null
 done
+rm -rf "$out"
+mkdir -p "$out/apt" "$out/rpm"
+gpg --homedir "$work/keys" --batch --export --export-options export-minimal > "$out/docker-liverestore-archive-keyring.gpg"
+gpg --homedir "$work/keys" --batch --armor --export --export-options export-minimal > "$out/docker-liverestore-archive-keyring.asc"
 
 # apt: reprepro, with the Release file dated REPO_DATE.
 mkdir -p "$work/reprepro/conf"
