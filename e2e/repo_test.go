@@ -211,6 +211,7 @@ func hostRun(t *testing.T, name string, args ...string) (string, bool) {
 	return string(out), err == nil
 }
 
+// hostMust is hostRun that fails the test unless the command exits 0.
 func hostMust(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out, ok := hostRun(t, name, args...)
@@ -230,7 +231,7 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// treeSums maps every file under dir (slash-separated relative path) to its
+// treeFiles maps every file under dir (slash-separated relative path) to its
 // content.
 func treeFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
@@ -318,6 +319,21 @@ func TestRepoFiles(t *testing.T) {
 		}
 	}
 
+	// The packages ship the key: the .deb as a binary keyring, the .rpm
+	// that and an armored copy for dnf's gpgkey=file://.
+	const keyringPath = "/usr/share/keyrings/docker-liverestore-archive-keyring.gpg"
+	debs, _ := filepath.Glob(filepath.Join(r.CurPkgs, "*.deb"))
+	rpmFiles, _ := filepath.Glob(filepath.Join(r.CurPkgs, "*.rpm"))
+	for _, f := range debs {
+		wantContains(t, "dpkg-deb -c "+f, hostMust(t, "dpkg-deb", "-c", f), "."+keyringPath+"\n")
+	}
+	for _, f := range rpmFiles {
+		wantContains(t, "rpm -qlp "+f, hostMust(t, "rpm", "-qlp", f), keyringPath+"\n", "/etc/pki/rpm-gpg/RPM-GPG-KEY-docker-liverestore\n")
+	}
+	if len(debs) != 2 || len(rpmFiles) != 2 {
+		t.Errorf("packages of both architectures: %v %v", debs, rpmFiles)
+	}
+
 	// The apt source and the dnf .repo make repo publishes are the ones
 	// docs/repository.md shows.
 	docs := readFile(t, "../docs/repository.md")
@@ -381,7 +397,7 @@ func TestRepoFiles(t *testing.T) {
 	}
 	shipped := filepath.Join(oldSigned, "docker-liverestore-archive-keyring.gpg")
 	keys := 0
-	for _, l := range strings.Split(hostMust(t, "gpg", "--batch", "--with-colons", "--show-keys", shipped), "\n") {
+	for _, l := range strings.Split(hostMust(t, "gpg", "--homedir", t.TempDir(), "--batch", "--with-colons", "--show-keys", shipped), "\n") {
 		if strings.HasPrefix(l, "pub:") {
 			keys++
 		}
@@ -722,4 +738,61 @@ func TestRepoApt(t *testing.T) {
 			t.Errorf("after the role: %+v (dockerd and c1 as before: %+v)", got, before)
 		}
 	})
+}
+
+// TestRepoMirror follows docs/repository.md's reprepro mirroring recipe on
+// the host: `reprepro update` from the repository with VerifyRelease set to
+// the signing key mirrors both architectures, and with VerifyRelease set
+// to another key (known to gpg) it refuses. (The aptly and Pulp recipes
+// are not exercised.)
+func TestRepoMirror(t *testing.T) {
+	r := reposForTest(t)
+	home := filepath.Join(t.TempDir(), "gnupg")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run() })
+	for _, k := range []string{filepath.Join(r.V2, "docker-liverestore-archive-keyring.gpg"), r.Stranger} {
+		hostMust(t, "gpg", "--homedir", home, "--batch", "--quiet", "--import", k)
+	}
+	strangerID := ""
+	for _, l := range strings.Split(hostMust(t, "gpg", "--homedir", home, "--batch", "--with-colons", "--show-keys", r.Stranger), "\n") {
+		if f := strings.Split(l, ":"); f[0] == "pub" && len(f) > 4 {
+			strangerID = f[4]
+		}
+	}
+	mirror := func(keyID string) (string, bool) {
+		t.Helper()
+		dir := t.TempDir()
+		conf := map[string]string{
+			"distributions": "Codename: stable\nArchitectures: amd64 arm64\nComponents: main\nUpdate: dlr\n",
+			"updates": "Name: dlr\nMethod: file:" + filepath.Join(r.V2, "apt") + "\nSuite: stable\nComponents: main\n" +
+				"Architectures: amd64 arm64\nVerifyRelease: " + keyID + "\n",
+		}
+		for name, content := range conf {
+			if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "conf", name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("reprepro", "--basedir", dir, "update")
+		cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+		out, err := cmd.CombinedOutput()
+		t.Logf("$ reprepro update (VerifyRelease: %s): %v\n%s", keyID, err, out)
+		if err != nil {
+			return string(out), false
+		}
+		list, _ := exec.Command("reprepro", "--basedir", dir, "list", "stable").CombinedOutput()
+		return string(list), true
+	}
+	out, ok := mirror(r.Fpr[len(r.Fpr)-16:])
+	if !ok {
+		t.Fatalf("reprepro update with the repository's key failed:\n%s", out)
+	}
+	wantContains(t, "the mirror", out, "stable|main|amd64: docker-liverestore ", "stable|main|arm64: docker-liverestore ")
+	if out, ok := mirror(strangerID); ok {
+		t.Errorf("reprepro update with VerifyRelease naming another key mirrored:\n%s", out)
+	}
 }
