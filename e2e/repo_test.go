@@ -603,7 +603,8 @@ func TestRepoApt(t *testing.T) {
 	forSuites(t, func(t *testing.T, suite string) {
 		g := repoGuest(t, suite)
 		publishRepo(t, g, r.V1, guestRepo)
-		g.CopyIn(t, r.Stranger, "/root/stranger.gpg", 0o644)
+		// Where apt's verifier (gpgv as root, or sqv as _apt) can read it.
+		g.CopyIn(t, r.Stranger, "/etc/apt/keyrings/dlr-e2e-stranger.gpg", 0o644)
 		before := startWithContainer(t, g)
 
 		// Add the repository: its keyring and its source, as published.
@@ -669,7 +670,10 @@ func TestRepoApt(t *testing.T) {
 		if r.Newer[0] == '9' {
 			forged = "a" + r.Newer[1:]
 		}
-		refused := func(what, spoil string, want ...string) {
+		// refused spoils a copy of the good repository, and wants apt-get
+		// update to fail saying all of want and one of why (gpgv's and
+		// sqv's words differ: bookworm and trixie).
+		refused := func(what, spoil string, want []string, why ...string) {
 			t.Helper()
 			pkgMust(t, g, "rm -rf "+guestRepo+" && cp -a /srv/dlr.good "+guestRepo+" && "+spoil+" && rm -rf /var/lib/apt/lists/*_srv_dlr_*")
 			out, code := pkgRun(t, g, "apt-get update")
@@ -677,23 +681,31 @@ func TestRepoApt(t *testing.T) {
 				t.Errorf("%s: apt-get update exits 0", what)
 			}
 			wantContains(t, what, out, want...)
+			found := len(why) == 0
+			for _, w := range why {
+				found = found || strings.Contains(out, w)
+			}
+			if !found {
+				t.Errorf("%s: apt-get update does not say why (one of %q):\n%s", what, why, out)
+			}
 			if p := gsh(t, g, "apt-cache policy docker-liverestore"); strings.Contains(p, "/srv/dlr") {
 				t.Errorf("%s: apt uses the repository:\n%s", what, p)
 			}
 		}
+		keyID := r.Fpr[len(r.Fpr)-16:] // in gpgv's NO_PUBKEY and sqv's full fingerprint
 		refused("a Packages file changed after signing",
 			"sed -i 's/^Version: .*/Version: "+forged+"-1/' "+packages+" && gzip -9nc "+packages+" > "+packages+".gz",
-			"Failed to fetch file:/srv/dlr/apt/dists/stable/main/binary-"+runtime.GOARCH+"/Packages", "Hash Sum mismatch")
+			[]string{"Failed to fetch file:/srv/dlr/apt/dists/stable/main/binary-" + runtime.GOARCH + "/Packages", "Hash Sum mismatch"})
 		refused("a Release whose signed text was changed",
 			"sed -i 's/^Suite: stable/Suite: stablE/' "+guestRepo+"/apt/dists/stable/InRelease "+guestRepo+"/apt/dists/stable/Release",
-			"is not signed")
+			[]string{"is not signed"}, "BADSIG", "Message has been manipulated")
 		refused("a source whose Signed-By names another key",
-			"cp "+source+" /root/good.sources && sed -i 's|^Signed-By: .*|Signed-By: /root/stranger.gpg|' "+source,
-			"is not signed")
+			"cp "+source+" /root/good.sources && sed -i 's|^Signed-By: .*|Signed-By: /etc/apt/keyrings/dlr-e2e-stranger.gpg|' "+source,
+			[]string{"is not signed", keyID}, "NO_PUBKEY", "Missing key")
 		pkgMust(t, g, "mv /root/good.sources "+source)
 		refused("a repository without InRelease and Release.gpg",
 			"rm "+guestRepo+"/apt/dists/stable/InRelease "+guestRepo+"/apt/dists/stable/Release.gpg",
-			"is not signed")
+			[]string{"is not signed"})
 		// The same steps with nothing spoilt: accepted again.
 		pkgMust(t, g, "rm -rf "+guestRepo+" && cp -a /srv/dlr.good "+guestRepo+" && rm -rf /var/lib/apt/lists/*_srv_dlr_*")
 		pkgMust(t, g, "apt-get update")
