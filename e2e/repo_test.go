@@ -416,9 +416,15 @@ func TestRepoFiles(t *testing.T) {
 		t.Errorf("make repo signed packages that do not ship the next key with it:\n%s", out)
 	}
 
-	// Reproducible: the same packages and key, the same files.
+	// Reproducible: the same packages and key, the same files (the
+	// packages named relative to the top directory, as users do).
+	top, _ := filepath.Abs("..")
+	relPkgs, err := filepath.Rel(top, r.CurPkgs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	again := filepath.Join(t.TempDir(), "repo")
-	if out, err := makeIn("repo", "REPO_PACKAGES="+r.CurPkgs, "REPO_DIR="+again,
+	if out, err := makeIn("repo", "REPO_PACKAGES="+relPkgs, "REPO_DIR="+again,
 		"REPO_KEY_FILE="+r.SecretKey, "REPO_URL=file://"+guestRepo); err != nil {
 		t.Fatalf("second make repo: %v\n%s", err, out)
 	}

@@ -35,7 +35,9 @@ set -eu
 die() { echo "repo.sh: $*" >&2; exit 1; }
 
 [ $# = 2 ] || die "usage: repo.sh PACKAGES_DIR OUT_DIR"
-pkgs=$1 out=$2
+# Absolute paths: some steps run in other directories.
+case $1 in /*) pkgs=$1 ;; *) pkgs=$PWD/$1 ;; esac
+case $2 in /*) out=$2 ;; *) out=$PWD/$2 ;; esac
 : "${REPO_KEY:=}" "${REPO_KEY_FILE:=}" "${REPO_PASSPHRASE_FILE:=}" "${REPO_ARCHES:=amd64 arm64}" "${REPO_URL:=}"
 REPO_URL=${REPO_URL%/}
 [ -n "${REPO_DATE:-}" ] || die "REPO_DATE is not set (the Unix time the repository is dated; make repo sets it to SOURCE_DATE_EPOCH)"
