@@ -82,11 +82,13 @@ fpr=$fprs
 created=$(printf '%s\n' "$secret" | awk -F: '($1 == "sec" || $1 == "ssb") && $6 > m { m = $6 } END { print m + 0 }')
 sigtime=$REPO_DATE
 [ "$created" -le "$sigtime" ] || sigtime=$created
+passhint=
+[ -n "$REPO_PASSPHRASE_FILE" ] || passhint=" (if the key has a passphrase, give it in REPO_PASSPHRASE_FILE)"
 gpgsign() {
 	gpg --batch --yes --quiet --local-user "$fpr" --digest-algo SHA512 \
 		--faked-system-time "$sigtime!" \
 		${REPO_PASSPHRASE_FILE:+--pinentry-mode loopback --passphrase-file "$REPO_PASSPHRASE_FILE"} \
-		"$@" 2>"$work/gpg.log" || { cat "$work/gpg.log" >&2; die "signing with $fpr failed"; }
+		"$@" 2>"$work/gpg.log" || { cat "$work/gpg.log" >&2; die "signing with $fpr failed$passhint"; }
 }
 
 echo "signing key $fpr, signatures dated $(date -u -d "@$sigtime" '+%Y-%m-%d %H:%M:%S UTC')"
