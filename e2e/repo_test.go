@@ -458,6 +458,7 @@ func newDNFRoot(t *testing.T) *dnfRoot {
 		t.Fatalf("make repo-test-deps: %v\n%s", err, out)
 	}
 	d := &dnfRoot{t: t, root: t.TempDir()}
+	t.Cleanup(d.stopAgents)
 	if err := os.MkdirAll(filepath.Join(d.root, "etc", "yum.repos.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -474,10 +475,20 @@ func (d *dnfRoot) repoFile(repo string) {
 	}
 }
 
+// stopAgents stops the gpg-agents dnf started for its repositories'
+// keyrings (librepo's GnuPG homes in the metadata cache).
+func (d *dnfRoot) stopAgents() {
+	homes, _ := filepath.Glob(filepath.Join(d.root, "var", "cache", "dnf", "*", "pubring"))
+	for _, h := range homes {
+		exec.Command("gpgconf", "--homedir", h, "--kill", "gpg-agent").Run()
+	}
+}
+
 // dnf runs dnf in the installroot, with only its repository and a fresh
 // metadata cache every time.
 func (d *dnfRoot) dnf(args ...string) (string, bool) {
 	d.t.Helper()
+	d.stopAgents()
 	os.RemoveAll(filepath.Join(d.root, "var", "cache", "dnf"))
 	base := []string{"-y", "--installroot=" + d.root, "--releasever=1",
 		"--setopt=reposdir=" + filepath.Join(d.root, "etc", "yum.repos.d"),
