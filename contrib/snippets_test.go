@@ -1,6 +1,7 @@
 // Package contrib holds configuration-management material for dlr (the
-// Ansible role in ansible/) and the test of docs/fleet.md's snippets for
-// Ansible, Puppet, Chef and Salt.
+// Ansible role in ansible/; Puppet, Chef and Salt files in puppet/, chef/
+// and salt/ that add dlr's package repository and install it by name) and
+// the test of docs/fleet.md's snippets for Ansible, Puppet, Chef and Salt.
 package contrib
 
 import (
@@ -135,4 +136,81 @@ func TestAnsibleRoleFiles(t *testing.T) {
 			t.Errorf("tasks/main.yml lacks %q", w)
 		}
 	}
+}
+
+// repositorySnippets returns the contents of contrib's files that install
+// dlr by name from its package repository, by glob.
+func repositorySnippets(t *testing.T, glob string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(glob)
+	if len(files) == 0 {
+		t.Fatalf("no %s", glob)
+	}
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// wantEach fails unless every block contains every string of want.
+func wantEach(t *testing.T, what string, blocks []string, want ...string) {
+	t.Helper()
+	for i, b := range blocks {
+		for _, w := range want {
+			if !strings.Contains(b, w) {
+				t.Errorf("%s %d lacks %q", what, i, w)
+			}
+		}
+		if strings.Contains(strings.ToLower(b), "trusted=yes") || strings.Contains(b, "gpgcheck => '0'") || strings.Contains(b, "gpgcheck: 0") {
+			t.Errorf("%s %d turns signature checks off", what, i)
+		}
+	}
+}
+
+// The apt source of contrib's snippets is the one make repo publishes
+// (packaging/repo.sh), with the key the configuration manager keeps.
+var aptSource = []string{"/apt", "Suites: stable", "Components: main", "Signed-By: /etc/apt/keyrings/docker-liverestore.asc", "/etc/apt/sources.list.d/docker-liverestore.sources"}
+
+// TestRepositorySnippets parses contrib's Puppet, Chef and Salt files that
+// add the package repository and install dlr by name (puppet parser
+// validate, ruby -c, a YAML load), and checks they keep signature checks
+// on and guard dlr enable.
+func TestRepositorySnippets(t *testing.T) {
+	t.Run("puppet", func(t *testing.T) {
+		bl := repositorySnippets(t, "puppet/*.pp")
+		wantEach(t, "puppet", bl, append(aptSource, "package { 'docker-liverestore'", "unless  => '/usr/bin/dlr status --quiet'",
+			"yumrepo { 'docker-liverestore'", "repo_gpgcheck => '1'", "gpgcheck      => '1'")...)
+		if _, err := exec.LookPath("puppet"); err != nil {
+			if _, err := os.Stat("/opt/puppetlabs/bin/puppet"); err == nil {
+				t.Setenv("PATH", os.Getenv("PATH")+":/opt/puppetlabs/bin")
+			}
+		}
+		checkWith(t, bl, ".pp", "puppet", "puppet", "parser", "validate")
+	})
+	t.Run("chef", func(t *testing.T) {
+		bl := repositorySnippets(t, "chef/*.rb")
+		wantEach(t, "chef", bl, append(aptSource, "package 'docker-liverestore'", "not_if '/usr/bin/dlr status --quiet'",
+			"yum_repository 'docker-liverestore'", "repo_gpgcheck true", "gpgcheck true")...)
+		checkWith(t, bl, ".rb", "ruby", "ruby", "-c")
+	})
+	t.Run("salt", func(t *testing.T) {
+		apt := repositorySnippets(t, "salt/*-apt.sls")
+		dnf := repositorySnippets(t, "salt/*-dnf.sls")
+		wantEach(t, "salt apt", apt, aptSource...)
+		wantEach(t, "salt dnf", dnf, "pkgrepo.managed", "/rpm", "- gpgcheck: 1", "- repo_gpgcheck: 1")
+		all := append(apt, dnf...)
+		wantEach(t, "salt", all, "pkg.installed", "- unless: /usr/bin/dlr status --quiet")
+		py := "/usr/bin/python3"
+		if exec.Command(py, "-c", "import yaml").Run() != nil {
+			t.Skip("python3-yaml not installed (apt-get install python3-yaml, or make fleet-deps)")
+		}
+		checkWith(t, all, ".sls", "python3-yaml", py, "-c", `import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+assert isinstance(d, dict) and d, "empty document"`)
+	})
 }

@@ -1,6 +1,7 @@
-# fleet-test parses the Puppet, Chef and Salt snippets of docs/fleet.md (puppet
-# parser validate, ruby -c, a YAML load) and the Ansible role's YAML
-# (contrib/). fleet-deps installs the tools. The role itself is proven in
+# fleet-test parses the Puppet, Chef and Salt snippets of docs/fleet.md and
+# contrib/'s Puppet, Chef and Salt files that install from the package
+# repository (puppet parser validate, ruby -c, a YAML load) and the Ansible
+# role's YAML (contrib/). fleet-deps installs the tools. The role itself is proven in
 # the rig by TestAnsibleRole (make e2e).
 FLEET_APT := puppet ruby python3-yaml
 

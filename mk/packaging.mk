@@ -4,6 +4,7 @@
 #   make packages                    all architectures, version from git
 #   make packages PKG_ARCHES=amd64   one architecture
 #   make packages PKG_VERSION=1.2.3 DIST_DIR=/tmp/x
+#   make packages PKG_KEYRING=key.asc  ship the repository's public key
 #   make packages-reproducible       build twice, compare the bytes
 #   make lintian                     lintian on the .debs (host tool)
 #
@@ -14,6 +15,12 @@
 # The packages are reproducible: every mtime is SOURCE_DATE_EPOCH (the last
 # commit's time unless set), dlr is built with -trimpath and no cgo, and the
 # generated files are compressed with gzip -n.
+#
+# PKG_KEYRING names the package repository's public key (gpg --export
+# [--armor]; docs/repository.md): the packages then ship it as
+# /usr/share/keyrings/docker-liverestore-archive-keyring.gpg (and the .rpm
+# armored as /etc/pki/rpm-gpg/RPM-GPG-KEY-docker-liverestore). Without it
+# they ship no keyring (nfpm.yaml's keyring:begin..end lines are left out).
 
 NFPM_VERSION := v2.45.2
 PKG_TOOLS := $(CURDIR)/.cache/bin
@@ -28,6 +35,7 @@ PKG_BUILD_DIR := .cache/pkg
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 PKG_SCRIPTS := postinst prerm postrm rpm-post rpm-preun rpm-postun
 PKG_HOST_TOOLS := lintian rpm
+PKG_KEYRING ?=
 
 .PHONY: packages packaging-deps packages-reproducible lintian
 
@@ -47,7 +55,8 @@ $(NFPM):
 packages: $(NFPM)
 	@mkdir -p $(PKG_BUILD_DIR) $(DIST_DIR)
 	flock $(PKG_BUILD_DIR)/.lock $(MAKE) --no-print-directory packages-locked \
-		PKG_VERSION='$(PKG_VERSION)' SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' DIST_DIR='$(DIST_DIR)' PKG_ARCHES='$(PKG_ARCHES)'
+		PKG_VERSION='$(PKG_VERSION)' SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' DIST_DIR='$(DIST_DIR)' PKG_ARCHES='$(PKG_ARCHES)' \
+		PKG_KEYRING='$(PKG_KEYRING)'
 
 .PHONY: packages-locked
 packages-locked:
@@ -69,13 +78,20 @@ packages-locked:
 		-e "s/\"docker-liverestore\"/\"docker-liverestore $$PKG_VERSION\"/" | gzip -9n > $(PKG_BUILD_DIR)/dlr.8.gz; \
 	for sh in bash zsh fish; do $(PKG_BUILD_DIR)/host/dlr completion $$sh > $(PKG_BUILD_DIR)/completions/dlr.$$sh; done; \
 	bash -n $(PKG_BUILD_DIR)/completions/dlr.bash; \
+	if [ -n '$(PKG_KEYRING)' ]; then \
+		packaging/keyring.sh '$(PKG_KEYRING)' $(PKG_BUILD_DIR); \
+		cp nfpm.yaml $(PKG_BUILD_DIR)/nfpm.yaml; \
+	else \
+		rm -f $(PKG_BUILD_DIR)/keyring.gpg $(PKG_BUILD_DIR)/keyring.asc; \
+		sed '/# keyring:begin/,/# keyring:end/d' nfpm.yaml > $(PKG_BUILD_DIR)/nfpm.yaml; \
+	fi; \
 	for arch in $(PKG_ARCHES); do \
 		mkdir -p $(PKG_BUILD_DIR)/$$arch; \
 		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 			-o $(PKG_BUILD_DIR)/$$arch/dlr ./cmd/dlr; \
 		for fmt in deb rpm; do \
 			out=$(DIST_DIR)/$(PKG_NAME)_$${PKG_VERSION}_$$arch.$$fmt; \
-			GOARCH=$$arch $(NFPM) package --config nfpm.yaml --packager $$fmt --target $$out >/dev/null; \
+			GOARCH=$$arch $(NFPM) package --config $(PKG_BUILD_DIR)/nfpm.yaml --packager $$fmt --target $$out >/dev/null; \
 			echo "$$out  $$(stat -c %s $$out) bytes"; \
 		done; \
 	done
