@@ -58,6 +58,10 @@ type Exec struct {
 	configWritten   bool // daemon.json was written (its undo restores it)
 	configRestored  bool
 	daemonReloadDue bool // a drop-in changed and systemd has not re-read it
+	// HoldDaemonReload, when set, says why systemd must not re-read its
+	// units in this run (GPU containers under the systemd cgroup driver):
+	// a daemon-reload due is then only reported.
+	HoldDaemonReload string
 	DaemonReloaded  bool // a daemon-reload was asked for
 	applied         []Step
 	waits           []func()

@@ -177,7 +177,8 @@ func TestFastPathNotRecorded(t *testing.T) {
 		setup func(e *fastEnv)
 	}{
 		{"unit files changed since systemd read them", func(e *fastEnv) { e.d.svc.NeedDaemonReload = true }},
-		{"watcher not running", func(e *fastEnv) {
+		{"watcher not running (the admin disabled it)", func(e *fastEnv) {
+			e.write("var/lib/docker-liverestore/watcher-enabled", "")
 			e.d.units[host.WatcherService] = unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}
 		}},
 		{"a warning", func(e *fastEnv) {
