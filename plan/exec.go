@@ -62,9 +62,9 @@ type Exec struct {
 	// units in this run (GPU containers under the systemd cgroup driver):
 	// a daemon-reload due is then only reported.
 	HoldDaemonReload string
-	DaemonReloaded  bool // a daemon-reload was asked for
-	applied         []Step
-	waits           []func()
+	DaemonReloaded   bool // a daemon-reload was asked for
+	applied          []Step
+	waits            []func()
 }
 
 // NewExec starts an operation on the state st (as loaded).
