@@ -335,3 +335,21 @@ func TestInfoPrefetch(t *testing.T) {
 		}
 	}
 }
+
+// A unit directory that appears for other units (runc's systemd cgroup
+// driver creates /run/systemd/system.control with the first container)
+// keeps the record; a docker.service drop-in in it ends it.
+func TestFastPathNewUnitDirForOtherUnits(t *testing.T) {
+	e := newFastEnv(t)
+	ctl := filepath.Join(e.dir, "run/systemd/system.control")
+	e.d.unitPath = append([]string{ctl}, e.d.unitPath...)
+	e.enable()
+	os.MkdirAll(filepath.Join(ctl, "docker-0123.scope.d"), 0o755)
+	if fast, out := e.enable(); !fast {
+		t.Errorf("a new unit directory for a container's scope ended the record:\n%s", out)
+	}
+	e.write("run/systemd/system.control/docker.service.d/50-x.conf", "[Service]\n")
+	if fast, _ := e.enable(); fast {
+		t.Error("a docker.service drop-in in the new directory kept the record")
+	}
+}
