@@ -2,11 +2,9 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
-	"sync"
 
 	"github.com/docker-liverestore/dlr/engine"
 )
@@ -95,7 +93,7 @@ func isNvidiaNode(p string) bool {
 }
 
 // realGPUContainers asks dockerd for its cgroup driver and, under the
-// systemd driver only, inspects every running container (four at a time).
+// systemd driver only, inspects every running container (a few at a time).
 // Call only while dockerd runs.
 func (e *Env) realGPUContainers(ctx context.Context, socket string) (GPUReport, error) {
 	c := engineFor(socket)
@@ -113,36 +111,16 @@ func (e *Env) realGPUContainers(ctx context.Context, socket string) (GPUReport, 
 	if err != nil {
 		return rep, err
 	}
-	uses := make([]GPUUse, len(list))
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, ct := range list {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			d, err := c.Inspect(ctx, ct.ID)
-			var se *engine.StatusError
-			switch {
-			case errors.As(err, &se):
-				return // removed since the listing
-			case err != nil:
-				errs[i] = err
-				return
-			}
-			if why := GPUReason(d); why != "" && d.State.Running {
-				uses[i] = GPUUse{Name: strings.TrimPrefix(d.Name, "/"), Why: why}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	details, err := inspectAll(ctx, c, list)
+	if err != nil {
 		return rep, err
 	}
-	for _, u := range uses {
-		if u.Name != "" {
-			rep.Containers = append(rep.Containers, u)
+	for _, d := range details {
+		if d == nil || !d.State.Running {
+			continue
+		}
+		if why := GPUReason(*d); why != "" {
+			rep.Containers = append(rep.Containers, GPUUse{Name: strings.TrimPrefix(d.Name, "/"), Why: why})
 		}
 	}
 	return rep, nil
