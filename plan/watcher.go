@@ -173,7 +173,7 @@ func (s *StartWatcher) enabled(x *Exec, u *unit.Unit) (bool, error) {
 	if err := os.Symlink(u.FragmentPath, link); err != nil && !os.IsExist(err) {
 		return false, fmt.Errorf("enabling %s: %w", host.WatcherService, err)
 	}
-	if err := os.MkdirAll(x.Env.Path(host.StateDir), 0o755); err == nil {
+	if err := os.MkdirAll(x.Env.Path(host.StateDir), 0o700); err == nil { // dlr's state directory is 0700
 		os.WriteFile(filepath.Join(x.Env.Path(host.StateDir), WatcherEnabledMark), nil, 0o644)
 	}
 	x.Changed = true

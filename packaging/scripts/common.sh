@@ -197,7 +197,7 @@ watcher_enable() {
 		# dlr's mark: the watcher was enabled once, so a later "disabled"
 		# is the admin's (without it, `dlr enable` takes it for never
 		# enabled and enables it). deb-systemd-helper keeps its own record.
-		mkdir -p "${DPKG_ROOT-}$DLR_STATE_DIR" && : >"${DPKG_ROOT-}$DLR_STATE_DIR/watcher-enabled" || true
+		mkdir -p -m 0700 "${DPKG_ROOT-}$DLR_STATE_DIR" && : >"${DPKG_ROOT-}$DLR_STATE_DIR/watcher-enabled" || true
 	else
 		say "no systemctl: $DLR_UNIT is not enabled"
 	fi
