@@ -53,6 +53,9 @@ func (e *Env) bareEnable(ctx context.Context, o Options, f *host.Facts, live boo
 		r.Note("%s", dropIn.Note)
 	}
 	needs, writes := dropIn.NeedsDaemonReload()
+	if unitStep != nil && unitStep.Rewrites() {
+		needs, writes = true, true
+	}
 	if !needs {
 		return steps, nil
 	}
@@ -68,7 +71,7 @@ func (e *Env) bareEnable(ctx context.Context, o Options, f *host.Facts, live boo
 	case !writes:
 		return append([]plan.Step{plan.HoldReload{Why: gpu.Reason()}}, steps...), nil
 	case !o.Force:
-		return nil, refused("%s. dlr must write its docker.service drop-in, which systemd reads only on a daemon-reload. %s; --force daemon-reloads anyway", gpu.Reason(), host.GPUWorkaround)
+		return nil, refused("%s. dlr must write its docker.service drop-in (or its watcher unit), which systemd reads only on a daemon-reload. %s; --force daemon-reloads anyway", gpu.Reason(), host.GPUWorkaround)
 	}
 	r.Warn("--force: %s; reloading systemd's units anyway", gpu.Reason())
 	return steps, nil

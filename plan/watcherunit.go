@@ -81,6 +81,10 @@ func PlanWatcherUnit(env *host.Env, dlr string, w *Watched) *InstallWatcherUnit 
 	return s
 }
 
+// Rewrites reports whether the step replaces a unit of dlr's that systemd
+// has loaded, which needs a daemon-reload.
+func (s *InstallWatcherUnit) Rewrites() bool { return s.exists && !bytes.Equal(s.cur, s.want) }
+
 func (s *InstallWatcherUnit) Describe(r Recorder) {
 	if !bytes.Equal(s.cur, s.want) {
 		r.Diff(s.path, UnifiedDiff(s.path, s.cur, s.want, s.exists, true))

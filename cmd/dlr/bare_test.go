@@ -99,3 +99,22 @@ func TestBareEnableNeedsAStablePath(t *testing.T) {
 		t.Errorf("exit %d\n%s%s\n%s", code, out, errOut, e.read(dockerDropIn))
 	}
 }
+
+// dlr moved (e.g. from /usr/local/bin to /usr/bin): enable rewrites its
+// unit, which systemd has loaded: a daemon-reload, so the GPU rule applies.
+func TestBareEnableRewritesTheUnitWhenDlrMoved(t *testing.T) {
+	e := newBareEnv(t)
+	if code, out, errOut := e.run("enable"); code != 0 {
+		t.Fatalf("enable: exit %d\n%s%s", code, out, errOut)
+	}
+	e.h.Self = "/usr/bin/dlr"
+	e.d.gpu = gpuAtRisk
+	if code, _, errOut := e.run("enable"); code != exitRefused || !strings.Contains(errOut, "watcher unit") {
+		t.Errorf("with a GPU container: exit %d\n%s", code, errOut)
+	}
+	e.d.gpu = host.GPUReport{}
+	reloads := e.d.daemonReloads
+	if code, out, errOut := e.run("enable"); code != 0 || !strings.Contains(e.read(bareUnit), "ExecStart=/usr/bin/dlr watch") || e.d.daemonReloads == reloads {
+		t.Errorf("exit %d, daemon-reloads %d -> %d\n%s%s\n%s", code, reloads, e.d.daemonReloads, out, errOut, e.read(bareUnit))
+	}
+}
