@@ -129,9 +129,16 @@ func Replace(path string, data []byte, opt Options) (Result, error) {
 
 	mode := opt.Mode.Perm()
 	if old != nil {
-		mode = old.Mode().Perm()
+		// The old file's permissions, setuid, setgid and sticky bits
+		// included.
+		mode = old.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		if st, ok := old.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			// A rename gives the name a new inode: the file's other names
+			// would keep the old content, silently.
+			return res, fmt.Errorf("refusing to replace %s: it has %d hard links, which replacing it would split (the other names would keep the old content); make it a single file, or a symlink, which dlr follows", target, st.Nlink)
+		}
 	}
-	tmp, f, err := createTemp(dir, base, mode)
+	tmp, f, err := createTemp(dir, base, mode.Perm())
 	if err != nil {
 		return res, err
 	}
@@ -142,10 +149,6 @@ func Replace(path string, data []byte, opt Options) (Result, error) {
 			os.Remove(tmp)
 		}
 	}()
-	// The umask applied to OpenFile's mode; set the exact one.
-	if err := f.Chmod(mode); err != nil {
-		return res, err
-	}
 	if old != nil {
 		if st, isUnix := old.Sys().(*syscall.Stat_t); isUnix {
 			if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, fs.ErrPermission) {
@@ -153,6 +156,11 @@ func Replace(path string, data []byte, opt Options) (Result, error) {
 			}
 		}
 		copyLabel(target, f)
+	}
+	// The umask applied to OpenFile's mode; set the exact one, after the
+	// chown (which clears setuid and setgid).
+	if err := f.Chmod(mode); err != nil {
+		return res, err
 	}
 	if _, err := f.Write(data); err != nil {
 		return res, fmt.Errorf("writing %s: %w", tmp, unwrapPath(err))

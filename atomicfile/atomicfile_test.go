@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +175,30 @@ func TestReplaceNoSync(t *testing.T) {
 	}
 	if n := CleanStale(filepath.Dir(p), "cache"); n != 0 {
 		t.Errorf("%d temp files left", n)
+	}
+}
+
+// Issue 14: the special mode bits stay, and a file with hard links is not
+// split silently.
+func TestReplaceKeepsSpecialBitsAndRefusesHardLinks(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "daemon.json")
+	os.WriteFile(p, []byte("{}"), 0o644)
+	os.Chmod(p, 0o777|os.ModeSetuid|os.ModeSetgid)
+	if _, err := Replace(p, []byte(`{"a": 1}`), Options{Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	if want := fs.FileMode(0o777) | fs.ModeSetuid | fs.ModeSetgid; fi.Mode() != want {
+		t.Errorf("mode %v, want %v", fi.Mode(), want)
+	}
+	link := filepath.Join(dir, "other-name.json")
+	os.Link(p, link)
+	_, err := Replace(p, []byte(`{"b": 2}`), Options{Mode: 0o644})
+	if err == nil || !strings.Contains(err.Error(), "2 hard links") {
+		t.Errorf("Replace of a hard-linked file: %v", err)
+	}
+	if b, _ := os.ReadFile(link); string(b) != `{"a": 1}` {
+		t.Errorf("the other name now holds %q", b)
 	}
 }

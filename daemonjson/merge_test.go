@@ -20,6 +20,9 @@ var merges = []struct {
 	{"empty object spaced", "{ }\n", "{ \"live-restore\": true }\n"},
 	{"empty object lines", "{\n}\n", "{\n  \"live-restore\": true\n}\n"},
 	{"empty object crlf", "{\r\n}\r\n", "{\r\n  \"live-restore\": true\r\n}\r\n"},
+	// Old Mac line endings (issue 14): the new member goes on a line of its own.
+	{"cr only", "{\r  \"debug\": true\r}\r", "{\r  \"debug\": true,\r  \"live-restore\": true\r}\r"},
+	{"empty object cr only", "{\r}\r", "{\r  \"live-restore\": true\r}\r"},
 	{"two spaces", "{\n  \"debug\": true\n}\n", "{\n  \"debug\": true,\n  \"live-restore\": true\n}\n"},
 	{"tabs no newline", "{\n\t\"a\": 1\n}", "{\n\t\"a\": 1,\n\t\"live-restore\": true\n}"},
 	{"crlf", "{\r\n    \"a\": 1,\r\n    \"b\": [\r\n        \"x\"\r\n    ]\r\n}\r\n", "{\r\n    \"a\": 1,\r\n    \"b\": [\r\n        \"x\"\r\n    ],\r\n    \"live-restore\": true\r\n}\r\n"},

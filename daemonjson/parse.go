@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/tailscale/hujson"
@@ -33,6 +34,7 @@ type Doc struct {
 	root  hujson.Value   // the parsed text; zero when empty
 	obj   *hujson.Object // root's object; nil when empty
 	empty bool           // empty or whitespace-only input
+	index map[string]int // top-level key -> its member in obj
 
 	// Warnings lists things that are legal but probably a mistake, such as
 	// an unrendered template expression inside a string value.
@@ -87,6 +89,13 @@ func Parse(b []byte) (*Doc, error) {
 			Hint: `daemon.json must be one object such as { "live-restore": true }`}
 	}
 	d.obj = obj
+	d.index = make(map[string]int, len(obj.Members))
+	for i := range obj.Members {
+		name := obj.Members[i].Name.Value.(hujson.Literal).String()
+		if _, dup := d.index[name]; !dup {
+			d.index[name] = i // the first, as a linear search finds it
+		}
+	}
 	if err := checkTree(body, &d.root); err != nil {
 		return nil, err
 	}
@@ -332,6 +341,18 @@ func checkTree(body []byte, v *hujson.Value) error {
 		for i := range t.Elements {
 			if err := checkTree(body, &t.Elements[i]); err != nil {
 				return err
+			}
+		}
+	case hujson.Literal:
+		// dockerd first decodes the whole file into map[string]any, where
+		// every number is a float64: one it cannot hold (1e999) makes it
+		// refuse the file, whatever the key.
+		if t.Kind() == '0' {
+			if _, err := strconv.ParseFloat(string(t), 64); err != nil {
+				line, col := position(body, v.StartOffset)
+				return &Error{Kind: KindType, Line: line, Column: col,
+					Msg:  fmt.Sprintf("the number %s is out of range for dockerd (it reads every number as a 64-bit float)", string(t)),
+					Hint: "write a number dockerd can hold"}
 			}
 		}
 	}

@@ -53,6 +53,8 @@ var refusals = []struct {
 	{"two objects", "{}\n{}\n", KindSyntax, 2, 1},
 	{"too deep", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), KindTooDeep, 1, MaxDepth + 1},
 	{"too deep hostile", "{\"a\":" + strings.Repeat("[", 100000), KindTooDeep, 1, 5 + MaxDepth},
+	// dockerd decodes every number into a float64 first (issue 14).
+	{"number out of range", "{\"f\": 1e400}", KindType, 1, 7},
 	{"too large", "{\"a\": \"" + strings.Repeat("x", MaxSize) + "\"}", KindTooLarge, 0, 0},
 }
 
@@ -88,7 +90,7 @@ var accepted = []struct {
 	{"bom object", "\xef\xbb\xbf{\"live-restore\": true}\n", true, true, 0},
 	{"false", "{\"live-restore\": false}", false, true, 0},
 	{"nested live-restore only", "{\"x\": {\"live-restore\": true}}", false, false, 0},
-	{"big numbers", "{\"n\": 12345678901234567890123, \"f\": 1e400, \"g\": -0.000000000000000000001}", false, false, 0},
+	{"big numbers", "{\"n\": 12345678901234567890123, \"f\": 1e300, \"g\": -0.000000000000000000001}", false, false, 0},
 	{"go template in string", "{\"log-opts\": {\"tag\": \"{{.ImageName}}/{{ .Name }}\"}}", false, false, 0},
 	{"go template json func", "{\"log-opts\": {\"tag\": \"{{json .Name}}\"}}", false, false, 0},
 	{"jinja in string", "{\"labels\": [\"c={{ cluster_name }}\"]}", false, false, 1},

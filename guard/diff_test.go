@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/docker-liverestore/dlr/daemonjson"
@@ -103,5 +105,31 @@ func TestFlagKeys(t *testing.T) {
 	}
 	if !Known20("live-restore") || Known20("no-such-option") || Known20("proxies") {
 		t.Error("Known20 is wrong")
+	}
+}
+
+// BenchmarkDiffKeys compares files of n keys (issue 14: a linear lookup per
+// key made this quadratic, 6.9 s at 8k keys). Time per op should grow with
+// n, not n²:
+//
+//	go test -run '^$' -bench DiffKeys ./guard
+func BenchmarkDiffKeys(b *testing.B) {
+	for _, n := range []int{1000, 8000, 64000} {
+		var sb strings.Builder
+		sb.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			fmt.Fprintf(&sb, "\"k%d\": %d", i, i)
+		}
+		sb.WriteString("}")
+		d := parse(b, sb.String())
+		empty := parse(b, "{}")
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				Diff(empty, d)
+			}
+		})
 	}
 }

@@ -20,8 +20,9 @@ type Candidate struct {
 	// dockerd cannot check them itself).
 	Flags []Flags
 	// Managed: dlr manages live restore on this host, so the file must keep
-	// "live-restore": true.
-	Managed bool
+	// "live-restore": true. ManagedUnknown says why that is not known.
+	Managed        bool
+	ManagedUnknown string
 	// Base is what the running daemon uses (BaseName says which file that
 	// is); restore-breaking changes are judged against it.
 	Base     *daemonjson.Doc
@@ -63,8 +64,13 @@ func Judge(c Candidate) Verdict {
 	case c.Validated:
 		add(Note, "dockerd-validate", "", "dockerd --validate: "+c.Output)
 	default:
+		add(Note, "rules", "", "this dockerd has no --validate (Docker 23.0 added it): dlr applied its own rules, those of Docker 20.10 (the keys it knows, their types, no key also given as a flag)")
+		for _, f := range Shape(c.Doc) {
+			v.Invalid = true
+			add(Fail, f.Rule, f.Subject, f.Sentence())
+		}
 		for _, k := range c.Doc.Keys() {
-			if !Known20(k) {
+			if optionName.MatchString(k) && !Known20(k) {
 				v.Invalid = true
 				add(Fail, "unknown-key", k, fmt.Sprintf("%s: not a key this dockerd knows; it would refuse to start (\"the following directives don't match any configuration option\"). Remove it", k))
 			}
@@ -73,6 +79,9 @@ func Judge(c Candidate) Verdict {
 			v.Invalid = true
 			add(Fail, f.Rule, f.Subject, fmt.Sprintf("%s: also given as a dockerd flag; dockerd would refuse to start (\"specified both as a flag and in the configuration file\"). Set it in one place only", f.Subject))
 		}
+	}
+	if c.ManagedUnknown != "" {
+		add(Warn, "managed-live-restore", "live-restore", c.ManagedUnknown)
 	}
 	if c.Managed {
 		if lr, _ := c.Doc.LiveRestore(); !lr {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/docker-liverestore/dlr/atomicfile"
 	"github.com/docker-liverestore/dlr/daemonjson"
@@ -20,28 +21,29 @@ type Config struct {
 	Exists bool
 	Data   []byte
 	Doc    *daemonjson.Doc
+	// Links is the target's number of hard links (1 for a plain file).
+	Links int
 }
 
-// ReadConfig reads and parses daemon.json. Whatever makes an edit unsafe
-// (not a regular file, a symlink loop, unreadable, not what dockerd would
-// parse) is an error naming the file, with the file untouched.
+// ReadConfig reads and parses daemon.json with ReadFile's guards. Whatever
+// makes an edit unsafe (not a regular file, a symlink loop, unreadable, too
+// large, not what dockerd would parse) is an error naming the file, with
+// the file untouched. A missing file is an empty configuration
+// (Exists false).
 func ReadConfig(path string) (*Config, error) {
 	target, fi, err := atomicfile.Resolve(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	c := &Config{Path: path, Target: target, Exists: fi != nil}
-	if c.Exists {
-		f, err := os.Open(target)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %v", target, ErrText(err))
+	if fi != nil {
+		if s, ok := fi.Sys().(*syscall.Stat_t); ok {
+			c.Links = int(s.Nlink)
 		}
-		defer f.Close()
-		// Read one byte more than Parse accepts, so that a huge file is
-		// refused without reading all of it.
-		c.Data, err = io.ReadAll(io.LimitReader(f, daemonjson.MaxSize+1))
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %v", target, ErrText(err))
+	}
+	if c.Exists {
+		if c.Data, err = ReadFile(target); err != nil {
+			return nil, err
 		}
 	}
 	c.Doc, err = daemonjson.Parse(c.Data)
@@ -49,6 +51,49 @@ func ReadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// ReadFile is the one way dlr reads a configuration file it is given
+// (daemon.json, a candidate for `dlr validate`, the file dockerd is about
+// to start with): symlinks are followed, but only a regular file is read
+// (a FIFO, a device or a directory is refused without blocking: it is
+// opened with O_NONBLOCK and checked with fstat), and at most one byte more
+// than daemonjson.MaxSize (a larger file is refused by Parse without
+// reading it all).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s); dlr reads only regular files", path, modeWord(fi.Mode()))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, daemonjson.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
+	}
+	return b, nil
+}
+
+func modeWord(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return m.Type().String()
 }
 
 // LiveRestoreWord describes "live-restore" in the file: "true", "false",

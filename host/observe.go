@@ -31,6 +31,26 @@ type Facts struct {
 	Warnings     []string
 }
 
+// Name is how messages name the daemon: its unit, else "dockerd (PID N)",
+// else "dockerd".
+func (f *Facts) Name() string {
+	switch {
+	case f.Service != "":
+		return f.Service
+	case f.PID > 0:
+		return fmt.Sprintf("dockerd (PID %d)", f.PID)
+	}
+	return "dockerd"
+}
+
+// ReloadHow says how dockerd is reloaded here, for a plan's description.
+func (f *Facts) ReloadHow() string {
+	if f.Systemd && f.SD != nil {
+		return "reload " + f.Service + " over D-Bus (not restart)"
+	}
+	return "send SIGHUP to " + f.Name() + " (a reload, not a restart)"
+}
+
 // Close closes the connection to systemd, if any.
 func (f *Facts) Close() {
 	if f.SD != nil {

@@ -12,7 +12,7 @@ const (
 	DefaultDataRoot = "/var/lib/docker"
 	DefaultExecRoot = "/var/run/docker" // dockerd's --exec-root default
 	StateDir        = "/var/lib/docker-liverestore"
-	LockFile        = "/run/lock/docker-liverestore.lock"
+	LockFile        = "/run/docker-liverestore/lock"
 	ProcDir         = "/proc"
 	ProcSysDir      = "/proc/sys"
 	RunSystemd      = "/run/systemd/system" // exists when systemd is PID 1

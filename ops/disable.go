@@ -21,13 +21,16 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 		return err
 	}
 	defer unlock()
-	st, err := state.Store{Dir: e.Path(host.StateDir)}.Load()
+	st, err := e.loadState(o, r)
 	if err != nil {
-		return failed("%v", err)
+		return err
 	}
 	config, source := o.Config, ""
-	if config == "" && st.DaemonJSON != nil {
-		config, source = st.DaemonJSON.Path, "dlr's state" // the file dlr changed
+	switch rec := st.DaemonJSON; {
+	case rec != nil && config == "":
+		config, source = rec.Path, "dlr's state" // the file dlr changed
+	case rec != nil && config != rec.Path:
+		return refused("dlr changed %s, not %s: 'dlr disable' (or --config %s) puts that file back", rec.Path, config, rec.Path)
 	}
 	f, live, err := e.observeForChange(ctx, o, config, source, r)
 	if err != nil {
@@ -139,7 +142,7 @@ func (e *Env) disablePlan(ctx context.Context, o Options, f *host.Facts, cfg *ho
 	case !f.Active:
 		r.Note("dockerd is not running; the change applies when it starts")
 	default:
-		steps = append(steps, plan.Reload{Service: f.Service, V: plan.LiveRestore(wantDaemon)},
+		steps = append(steps, plan.Reload{How: f.ReloadHow(), V: plan.LiveRestore(wantDaemon)},
 			plan.Func{Do: func(context.Context, *plan.Exec) error { lr.Daemon = boolWord(wantDaemon); return nil }})
 		if twoStep {
 			steps = append(steps, final)

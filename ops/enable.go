@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -41,13 +42,19 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 		return err
 	}
 	defer f.Close()
-	st, err := state.Store{Dir: e.Path(host.StateDir)}.Load()
+	st, err := e.loadState(o, r)
 	if err != nil {
-		return failed("%v", err)
+		return err
 	}
 	if p := st.Pending; p != nil {
 		r.Warn("an earlier dlr %s (PID %d, started %s) was interrupted at step %q; this run finishes the job",
 			p.Op, p.PID, p.Started.Format(time.RFC3339), p.Step)
+	}
+	if rec := st.DaemonJSON; rec != nil && rec.Path != f.Config {
+		return refused("dlr already manages %s (it turned live restore on there); turning it on in %s too would leave dlr unable to undo the first. Run 'dlr disable' first (it puts %s back), then enable --config %s", rec.Path, f.Config, rec.Path, f.Config)
+	}
+	if err := e.neverLower(want, st); err != nil {
+		return err
 	}
 	cfg, err := readConfig(f.Config)
 	if err != nil {
@@ -56,6 +63,11 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 	plan.AdoptInterruptedWrite(&st, cfg)
 	for _, w := range cfg.Doc.Warnings {
 		r.Warn("%s: %s", f.Config, w)
+	}
+	// What no dockerd would read: a reload would fail and be rolled back;
+	// say so now, with nothing changed.
+	if bad := guard.Shape(cfg.Doc); len(bad) > 0 {
+		return invalid(fmt.Errorf("%s: %s", f.Config, bad[0].Sentence()))
 	}
 	lr := &LiveRestoreReport{FileBefore: cfg.LiveRestoreWord()}
 	r.LiveRestore = lr
@@ -121,7 +133,7 @@ func (e *Env) enableInfo(ctx context.Context, o Options, f *host.Facts, cfg *hos
 	if f.Active && (live || o.DryRun) {
 		i, err := prefetched(f)
 		if err != nil {
-			return nil, failed("%s is active but its API at %s does not answer: %v; nothing was changed", f.Service, f.Socket, err)
+			return nil, failed("%s is active but its API at %s does not answer: %v; nothing was changed", f.Name(), f.Socket, err)
 		}
 		if fd := guard.Swarm(i.SwarmState, true); fd.Severity == guard.Fail {
 			return nil, refused("%s", fd.Sentence())
@@ -140,6 +152,9 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 	newData, changed, err := cfg.Doc.Set(daemonjson.LiveRestoreKey, []byte("true"))
 	if err != nil {
 		return nil, failed("%v", err)
+	}
+	if len(newData) > daemonjson.MaxSize {
+		return nil, invalid(fmt.Errorf("%s: adding \"live-restore\": true would make it %d bytes, more than the %d dlr reads; nothing was changed (make the file smaller)", f.Config, len(newData), daemonjson.MaxSize))
 	}
 	lr.FileAfter = "true"
 	sc, err := plan.PlanSysctl(e.Env, want)
@@ -197,7 +212,7 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 			// read while dockerd reloads.
 			x.ReadWatcher(ctx, watched)
 			return nil
-		}}, plan.Reload{Service: f.Service, V: plan.LiveRestore(true)},
+		}}, plan.Reload{How: f.ReloadHow(), V: plan.LiveRestore(true)},
 			plan.Func{Do: func(context.Context, *plan.Exec) error { lr.Daemon = "true"; return nil }})
 	default:
 		lr.Daemon = "true"
@@ -292,4 +307,17 @@ func (e *Env) prefetchInfo(ctx context.Context) func(f *host.Facts) (host.Info, 
 		a := <-ch
 		return a.i, a.err
 	}
+}
+
+// neverLower refuses a --pipe-max-size below the running fs.pipe-max-size:
+// writing it to sysctl.d would lower the value at the next boot. Where the
+// running value is dlr's own doing (it raised it, and its record says so),
+// asking for less is allowed: the value at the next boot is then the one
+// asked for.
+func (e *Env) neverLower(want uint64, st state.State) error {
+	running, err := sysctl.Running(e.Path(host.ProcSysDir), sysctl.Key)
+	if err != nil || want >= running || (st.Sysctl != nil && st.Sysctl.Applied == running) {
+		return nil
+	}
+	return usage("--pipe-max-size %d is below the running fs.pipe-max-size (%d): dlr never lowers it, now or at the next boot; ask for %d or more", want, running, running)
 }

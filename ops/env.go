@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker-liverestore/dlr/host"
@@ -21,6 +25,10 @@ type Env struct {
 	// Installing the handler costs a thread, a measurable part of a run
 	// that has nothing to do (enable on an enabled host).
 	CatchSignals func()
+	// QuitOnSignal is for commands that change nothing: from now on
+	// SIGINT and SIGTERM end the process at once, saying so (a read that
+	// blocks cannot hold it).
+	QuitOnSignal func(cmd string)
 	// Stdin, Terminal: where the drill reads its confirmation, and
 	// whether that is a person at a terminal.
 	Stdin    io.Reader
@@ -45,7 +53,7 @@ func (noProgress) Done()               {}
 
 // NewEnv wraps a host with no-op process hooks.
 func NewEnv(h *host.Env) *Env {
-	return &Env{Env: h, CatchSignals: func() {}, Progress: noProgress{}, Wait: sleepTicking}
+	return &Env{Env: h, CatchSignals: func() {}, QuitOnSignal: func(string) {}, Progress: noProgress{}, Wait: sleepTicking}
 }
 
 // Options are the command-line options of every command (each uses its
@@ -74,6 +82,9 @@ func (e *Env) mutate(ctx context.Context, o Options, cmd string) (unlock func(),
 	}
 	if e.Euid() != 0 {
 		return nil, refused("dlr %s changes system files and needs root: run it with sudo (or use --dry-run to see what it would do)", cmd)
+	}
+	if e.T.Lock <= 0 {
+		return nil, usage("--lock-timeout %v: want a positive duration, such as 30s", e.T.Lock)
 	}
 	lctx, cancel := context.WithTimeout(ctx, e.T.Lock)
 	defer cancel()
@@ -119,12 +130,57 @@ func (e *Env) observeForChange(ctx context.Context, o Options, config, source st
 	return f, live, nil
 }
 
+// CheckConfigFlag is the rule for a daemon.json path given with --config
+// (given says the flag was on the command line): absolute, naming a file
+// (no trailing slash), in a directory that exists (dlr creates only
+// /etc/docker, for Docker installed after dlr). The path may hold blanks:
+// dlr's drop-in quotes it.
+func CheckConfigFlag(path string, given bool) error {
+	switch {
+	case !given:
+		return nil
+	case path == "":
+		return usage("--config \"\": name daemon.json's path, or leave --config out for dockerd's own")
+	case !filepath.IsAbs(path):
+		return usage("--config %q: give an absolute path (dockerd and dlr's hooks do not run in this directory)", path)
+	case strings.HasSuffix(path, "/"):
+		return usage("--config %q: name a file, not a directory", path)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return usage("--config %q: the directory %s does not exist", path, filepath.Dir(path))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usage("--config %q: a directory, not a file", path)
+	}
+	return nil
+}
+
+// loadState loads dlr's state. A dry run that may not read it (it is
+// root's, mode 0700) plans as if there were none, and says so: --dry-run
+// needs no root.
+func (e *Env) loadState(o Options, r *Report) (state.State, error) {
+	st, err := state.Store{Dir: e.Path(host.StateDir)}.Load()
+	switch {
+	case err == nil:
+		return st, nil
+	case o.DryRun && errors.Is(err, fs.ErrPermission):
+		r.Warn("cannot read dlr's state as this user (%v): this plan assumes dlr has changed nothing; run as root for the exact plan", err)
+		return state.State{Version: 1}, nil
+	}
+	return st, failed("%v", err)
+}
+
 // readConfig reads daemon.json; what makes an edit unsafe is an
-// invalid-config error naming the file.
+// invalid-config error naming the file. A file with hard links is refused
+// before anything is changed: replacing it (by rename, the one atomic way)
+// would split them.
 func readConfig(path string) (*host.Config, error) {
 	c, err := host.ReadConfig(path)
 	if err != nil {
 		return nil, invalid(err)
+	}
+	if c.Links > 1 {
+		return nil, refused("%s has %d hard links: dlr replaces the file atomically (a new inode), which would leave its other names with the old content; make it a single file, or a symlink (which dlr follows)", c.Target, c.Links)
 	}
 	return c, nil
 }

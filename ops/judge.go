@@ -21,7 +21,10 @@ func (e *Env) judge(ctx context.Context, f *host.Facts, candidate []byte, doc *d
 		out, supported, err := e.DockerdValidate(ctx, d.Args[0], d.WithoutConfigFile(), candidate)
 		c.Validated, c.Refused, c.Output = supported, supported && err != nil, out
 	}
-	if st, err := (state.Store{Dir: e.Path(host.StateDir)}).Load(); err == nil && st.DaemonJSON != nil {
+	switch st, err := (state.Store{Dir: e.Path(host.StateDir)}).Load(); {
+	case err != nil:
+		c.ManagedUnknown = "cannot read dlr's state (" + err.Error() + "), so dlr cannot tell whether it manages live-restore here (run as root)"
+	case st.DaemonJSON != nil:
 		c.Managed = true
 	}
 	c.Base, c.BaseName = e.baseline(current)

@@ -92,8 +92,13 @@ func Set(ctx context.Context, e *Env, o Options, args []string, unset bool, r *R
 			return usage("%v", err)
 		}
 		if doc, err = daemonjson.Parse(data); err != nil {
-			return failed("an edit produced an unreadable file (a bug in dlr; nothing was written): %v", err)
+			// The value is the user's: what Parse refuses in the result
+			// (live-restore="true", a number out of range) is theirs to fix.
+			return usage("%s=%s: dockerd could not read the result: %v; nothing was written", ed.key, ed.value, err)
 		}
+	}
+	if len(data) > daemonjson.MaxSize {
+		return usage("the result would be %d bytes, more than the %d dlr reads (and writes); nothing was written", len(data), daemonjson.MaxSize)
 	}
 	v := e.judge(ctx, f, data, doc, cfg)
 	vr := validateReport(f.Config, v)
@@ -178,7 +183,7 @@ func setPlan(f *host.Facts, cfg *host.Config, edits []edit, changes []guard.Chan
 	switch {
 	case reload:
 		keys := keysOf(changes, guard.Reload)
-		steps = append(steps, plan.Reload{Service: f.Service, V: plan.Verify{
+		steps = append(steps, plan.Reload{How: f.ReloadHow(), V: plan.Verify{
 			What:   keys + " applied",
 			Done:   func(i host.Info) bool { return len(unapplied(changes, idoc, i)) == 0 },
 			Settle: settle,

@@ -30,9 +30,11 @@ func Snapshot(ctx context.Context, e *Env, o Options, r *Report) error {
 		f.Close()
 		path = f.Config
 	}
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return failed("reading %s: %v", path, host.ErrText(err))
+	var b []byte
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		if b, err = host.ReadFile(path); err != nil {
+			return failed("%v", err)
+		}
 	}
 	dir := e.Path(host.StateDir)
 	if err := (state.Store{Dir: dir}).SaveFile(snapshotName, b); err != nil {

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/docker-liverestore/dlr/daemonjson"
 	"github.com/docker-liverestore/dlr/host"
@@ -15,9 +14,9 @@ import (
 // dlr cannot tell (--if-unknown=pass makes that 0). It changes nothing.
 func Validate(ctx context.Context, e *Env, o Options, file string, r *Report) error {
 	r.Validate = &ValidateReport{File: file, Unsafe: []string{}, Unknown: []string{}, Notes: []string{}, Changes: []ChangeReport{}}
-	data, err := os.ReadFile(file)
+	data, err := host.ReadFile(file)
 	if err != nil {
-		return failed("reading %s: %v", file, host.ErrText(err))
+		return failed("%v", err)
 	}
 	doc, err := daemonjson.Parse(data)
 	if err != nil {

@@ -159,7 +159,7 @@ func (x *Exec) restoreConfig(ctx context.Context) ([]string, error) {
 		}
 	}
 	if x.Reloaded {
-		put = append(put, "reloaded "+x.Facts.Service+" with the restored settings")
+		put = append(put, "reloaded "+x.Facts.Name()+" with the restored settings")
 	}
 	return put, nil
 }

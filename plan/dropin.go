@@ -46,7 +46,8 @@ type DropIn struct {
 	// running one (see host.Env.StableSelf).
 	Note string
 
-	wrote bool
+	wrote   bool
+	madeDir bool // the step created docker.service.d/
 }
 
 // PlanDropIn decides about the drop-in. A drop-in to write names dlr by a
@@ -151,8 +152,11 @@ func (p *DropIn) Apply(ctx context.Context, x *Exec) error {
 		}
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
-		return err
+	if _, err := os.Stat(filepath.Dir(p.path)); os.IsNotExist(err) {
+		if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
+			return err
+		}
+		p.madeDir = true
 	}
 	if _, err := atomicfile.Replace(p.path, p.want, atomicfile.Options{Mode: 0o644}); err != nil {
 		return fmt.Errorf("writing %s: %w", p.path, err)
@@ -169,10 +173,17 @@ func (p *DropIn) Apply(ctx context.Context, x *Exec) error {
 }
 
 func (p *DropIn) Undo(ctx context.Context, x *Exec) ([]string, error) {
+	if p.madeDir && !p.wrote {
+		os.Remove(filepath.Dir(p.path))
+	}
 	if !p.wrote {
 		return nil, nil
 	}
-	return x.putBackDropIn(ctx, p.path, p.cur, p.exists)
+	put, err := x.putBackDropIn(ctx, p.path, p.cur, p.exists)
+	if p.madeDir {
+		os.Remove(filepath.Dir(p.path)) // the directory it made, if empty
+	}
+	return put, err
 }
 
 // Wrote reports whether the step wrote the drop-in.

@@ -60,12 +60,13 @@ func (e *NotAppliedError) Error() string { return e.msg }
 // time of turning live restore on). Its undo is the undo of the file
 // writes (which reload again).
 type Reload struct {
-	Service string
-	V       Verify
+	// How says how dockerd is reloaded here (host.Facts.ReloadHow).
+	How string
+	V   Verify
 }
 
 func (s Reload) Describe(r Recorder) {
-	r.Action("reload %s over D-Bus (not restart) and wait until dockerd reports %s", s.Service, s.V.What)
+	r.Action("%s and wait until dockerd reports %s", s.How, s.V.What)
 }
 
 func (s Reload) Apply(ctx context.Context, x *Exec) error {
@@ -114,7 +115,7 @@ func (x *Exec) ReloadVerify(ctx context.Context, v Verify) error {
 	if v.Quiet {
 		say = func(string, ...any) {}
 	}
-	say("reloaded %s (dockerd re-read its configuration; nothing was restarted)", f.Service)
+	say("reloaded %s (dockerd re-read its configuration; nothing was restarted)", f.Name())
 	start := time.Now()
 	nextLog := start.Add(time.Second)
 	if v.Settle > 0 {

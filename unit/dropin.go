@@ -55,13 +55,14 @@ type DropIn struct {
 // snapshot only copies a file. Removing the drop-in restores the unit
 // exactly.
 func RenderDropIn(d DropIn) ([]byte, error) {
-	paths := []string{d.DLR}
-	if d.Config != "" {
-		paths = append(paths, d.Config)
+	dlr, err := ExecArg(d.DLR)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range paths {
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t\n\\\"'%$;") {
-			return nil, fmt.Errorf("path %q: want an absolute path without blanks, quotes, %%, $ or backslashes", p)
+	config := ""
+	if d.Config != "" {
+		if config, err = ExecArg(d.Config); err != nil {
+			return nil, err
 		}
 	}
 	var b strings.Builder
@@ -75,20 +76,41 @@ func RenderDropIn(d DropIn) ([]byte, error) {
 	b.WriteString("[Service]\n")
 	if d.Snapshot {
 		b.WriteString("# Record daemon.json as dockerd starts with it (dlr check, dlr validate).\n")
-		if d.Config != "" {
-			fmt.Fprintf(&b, "ExecStartPre=-%s snapshot --config %s\n", d.DLR, d.Config)
+		if config != "" {
+			fmt.Fprintf(&b, "ExecStartPre=-%s snapshot --config %s\n", dlr, config)
 		} else {
-			fmt.Fprintf(&b, "ExecStartPre=-%s snapshot\n", d.DLR)
+			fmt.Fprintf(&b, "ExecStartPre=-%s snapshot\n", dlr)
 		}
 	}
 	b.WriteString("# Before dockerd stops, grow the log FIFOs of running containers so that\n")
 	b.WriteString("# they keep running, not blocked writing their logs, while it is down.\n")
-	fmt.Fprintf(&b, "ExecStop=-%s buffers --quiet\n", d.DLR)
+	fmt.Fprintf(&b, "ExecStop=-%s buffers --quiet\n", dlr)
 	if d.KillModeProcess {
 		b.WriteString("# Stopping docker must not kill the containers.\n")
 		b.WriteString("KillMode=process\n")
 	}
 	return []byte(b.String()), nil
+}
+
+// ExecArg writes an absolute path as one argument of an Exec*= line, the
+// way systemd.service(5) reads it back: "%" as "%%" (specifiers) and "$"
+// as "$$" (variables), and, where it holds a blank, a quote or a backslash,
+// in double quotes with C-style escapes. A path with a control character
+// (a newline would end the line) is refused.
+func ExecArg(p string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("path %q: want an absolute path", p)
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return "", fmt.Errorf("path %q: a control character cannot be written into a unit file", p)
+		}
+	}
+	s := strings.NewReplacer("%", "%%", "$", "$$").Replace(p)
+	if strings.ContainsAny(s, " \t\\\"'") {
+		s = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	}
+	return s, nil
 }
 
 // RenderStopHook returns the drop-in with the stop hook alone:

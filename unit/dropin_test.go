@@ -28,9 +28,27 @@ func TestRenderStopHook(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("RenderStopHook:\n%s\nwant (%s):\n%s", got, golden, want)
 	}
-	for _, bad := range []string{"", "dlr", "/opt/my dlr", "/usr/bin/dlr;rm", "/usr/bin/$X", "/a%b"} {
+	for _, bad := range []string{"", "dlr", "/usr/bin/dlr\nExecStart=/bin/evil", "/a\x00b"} {
 		if _, err := RenderStopHook(bad); err == nil {
 			t.Errorf("RenderStopHook(%q) accepted", bad)
+		}
+	}
+}
+
+// Paths with blanks, quotes, specifiers and variables are written so that
+// systemd reads them back as the one argument they are (systemd.service(5),
+// "Command lines"; shown in the rig by TestConfigPathWithSpace).
+func TestExecArg(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/bin/dlr":               "/usr/bin/dlr",
+		"/srv/my docker/daemon.json": `"/srv/my docker/daemon.json"`,
+		"/srv/a%b":                   "/srv/a%%b",
+		"/srv/$HOME":                 "/srv/$$HOME",
+		`/srv/q"uo'te\x`:             `"/srv/q\"uo'te\\x"`,
+		"/usr/bin/dlr;rm":            "/usr/bin/dlr;rm",
+	} {
+		if got, err := ExecArg(in); err != nil || got != want {
+			t.Errorf("ExecArg(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }

@@ -29,8 +29,12 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// isTerminalWriter reports whether w is an *os.File on a terminal.
+// isTerminalWriter reports whether w is an *os.File on a terminal (behind
+// the error-keeping writer of the report, if it is one).
 func isTerminalWriter(w io.Writer) bool {
+	if ew, ok := w.(*errWriter); ok {
+		w = ew.w
+	}
 	f, ok := w.(*os.File)
 	return ok && isTerminal(f)
 }

@@ -207,7 +207,8 @@ func TestLockHeldByHungProcess(t *testing.T) {
 	os.WriteFile(p.path(daemonJSON), []byte(orig), 0o644)
 	// The "hung process" is this test: it takes the flock and records its
 	// PID in the lock file, as dlr does.
-	f, err := os.OpenFile(p.path("run/lock/docker-liverestore.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	os.MkdirAll(p.path("run/docker-liverestore"), 0o700)
+	f, err := os.OpenFile(p.path("run/docker-liverestore/lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -331,7 +331,7 @@ func writeMan(w io.Writer) {
 		{"/usr/lib/systemd/system/docker.service.d/zz-docker-liverestore.conf", "docker.service's hooks (ExecStartPre snapshot, ExecStop log buffers), installed by the package (/lib in the .deb)."},
 		{"/etc/systemd/system/docker.service.d/zz-docker-liverestore.conf", "dlr's own copy of the hooks, with KillMode=process where needed, written by dlr enable only where the packaged one does not fit; dlr disable removes it."},
 		{"/var/lib/docker-liverestore", "What dlr changed (state.json), backups of daemon.json, and the record of dlr enable's last full check (verified), which lets a later enable answer without D-Bus or the Docker API while nothing it covers has changed."},
-		{"/run/lock/docker-liverestore.lock", "The lock that serialises dlr runs."},
+		{"/run/docker-liverestore/lock", "The lock that serialises dlr runs (the directory is root's, mode 0700)."},
 	} {
 		p(".TP\n%s\n%s", roff(f[0]), roff(f[1]))
 	}

@@ -30,11 +30,14 @@ func docsOutput(t *testing.T, args ...string) string {
 func helpFlags(t *testing.T, cmd string) []string {
 	t.Helper()
 	e := newTestEnv(t)
-	code, _, errOut := e.run(cmd, "--help")
-	if code != exitOK {
+	code, out, errOut := e.run(cmd, "--help")
+	if code != exitOK || errOut != "" {
 		t.Fatalf("dlr %s --help: exit %d: %s", cmd, code, errOut)
 	}
-	return regexp.MustCompile(`(?m)^\s+(?:-\w, )?(--[a-z-]+)`).FindAllString(errOut, -1)
+	if !strings.HasPrefix(out, "Usage: dlr "+cmd+" [flags]") {
+		t.Errorf("dlr %s --help (on stdout) does not start with its usage line:\n%s", cmd, out)
+	}
+	return regexp.MustCompile(`(?m)^\s+(?:-\w, )?(--[a-z-]+)`).FindAllString(out, -1)
 }
 
 func TestDocsCoverCommands(t *testing.T) {

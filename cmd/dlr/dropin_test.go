@@ -66,6 +66,9 @@ func TestEnableRollbackRestoresDropIn(t *testing.T) {
 	if e.exists(dockerDropIn) || e.d.daemonReloads != 2 {
 		t.Errorf("rollback left the drop-in (daemon-reloads %d)", e.d.daemonReloads)
 	}
+	if e.exists(filepath.Dir(dockerDropIn)) {
+		t.Errorf("rollback left the empty directory %s (issue 14)", filepath.Dir(dockerDropIn))
+	}
 }
 
 func TestEnableGrowsBuffersAndStartsTheWatcher(t *testing.T) {

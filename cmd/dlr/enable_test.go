@@ -348,6 +348,7 @@ func TestNotRootAndLock(t *testing.T) {
 		t.Errorf("not root: exit %d %s", code, errOut)
 	}
 	e.h.Euid = func() int { return 0 }
+	os.MkdirAll(filepath.Dir(e.h.Path(host.LockFile)), 0o700)
 	f, _ := os.OpenFile(e.h.Path(host.LockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	defer f.Close()
 	syscall.Flock(int(f.Fd()), syscall.LOCK_EX)

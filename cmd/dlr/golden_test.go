@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/docker-liverestore/dlr/host"
@@ -45,9 +47,62 @@ func goldenCases() []goldenCase {
 			e.write("candidate.json", "{\"live-restore\": true, \"bip\": \"10.1.0.1/24\", \"bogus-key\": 1}\n")
 			e.write("ok.json", "{\"live-restore\": true, \"debug\": true}\n")
 		}, [][]string{{"validate", "$ROOT/candidate.json"}, {"validate", "$ROOT/ok.json"}, {"validate", "--json", "$ROOT/ok.json"}}},
+		// Issue 14: without dlr's state, validate cannot tell whether dlr
+		// manages live-restore: "cannot tell" (exit 1), never "safe".
+		{"validate-no-state", func(e *testEnv) {
+			e.write(daemonJSON, orig)
+			e.write("ok.json", "{\"debug\": true}\n")
+			e.write("var/lib/docker-liverestore/state.json", "{garbage")
+		}, [][]string{{"validate", "$ROOT/ok.json"}, {"validate", "--if-unknown=pass", "$ROOT/ok.json"}}},
 		{"bad-input", func(e *testEnv) {
 			e.write(daemonJSON, "{\n  \"debug\": tru\n}\n")
-		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"}}},
+		}, [][]string{{"enable"}, {"enable", "--json"}, {"status"}, {"set", "debug=false"}, {"enable", "--pipe-max-size", "3K"}, {"enable", "extra"}, {"frobnicate"},
+			{"disable", "--lock-timeout", "0"}, {"set", "--lock-timeout", "-1s", "debug=true"},
+			{"validate", "--help"}, {"status", "--json", "--frobnicate"}, {"validate", "--json"}}},
+		// Issue 14: what Docker < 23 cannot check itself, dlr checks: the
+		// types of the keys it knows, option names, numbers a float64
+		// holds; a value the user gave is the user's to fix (exit 2 or 3).
+		{"types", nil, [][]string{
+			{"set", "debug=yes"}, {"set", "registry-mirrors=https://m"}, {"set", "max-concurrent-downloads=3.5"},
+			{"set", `live-restore="true"`}, {"set", "mtu=1e999"}, {"set", "Debug=true"},
+		}},
+		{"bad-keys", func(e *testEnv) {
+			e.write(daemonJSON, "{\"Live-Restore\": true}\n")
+			e.write("empty-key.json", "{\"\": 1}\n")
+			e.write("huge.json", "{\"x\": 1e999}\n")
+		}, [][]string{{"enable"}, {"validate", "$ROOT/empty-key.json"}, {"validate", "$ROOT/huge.json"}, {"enable", "--config", "$ROOT/huge.json"}}},
+		// Issue 14, item 12: --config is an absolute path to a file in a
+		// directory that exists; a path with a blank works.
+		{"config-flag", func(e *testEnv) {
+			e.write(daemonJSON, orig)
+			e.write("srv/my docker/daemon.json", orig)
+		}, [][]string{
+			{"enable", "--config", "relative.json"}, {"enable", "--config", ""}, {"enable", "--config", "$ROOT/etc/docker/"},
+			{"enable", "--config", "$ROOT/missing/daemon.json"}, {"validate", "--if-unknown=maybe", "$ROOT/etc/docker/daemon.json"},
+			{"enable", "--dry-run", "--config", "$ROOT/srv/my docker/daemon.json"},
+		}},
+		// Issue 14, item 4: dlr manages one daemon.json at a time.
+		{"two-files", func(e *testEnv) {
+			e.write(daemonJSON, orig)
+			e.write("srv/b.json", "{}\n")
+		}, [][]string{{"enable"}, {"enable", "--config", "$ROOT/srv/b.json"}, {"disable", "--config", "$ROOT/srv/b.json"}, {"disable"}}},
+		// Issue 14, item 5: enable never writes a file dlr could not read
+		// back.
+		{"size-limit", func(e *testEnv) {
+			e.write(daemonJSON, "{\"labels\": [\""+strings.Repeat("a", 4<<20-16)+"\"]}")
+		}, [][]string{{"enable"}, {"status"}}},
+		// Issue 14, item 13: without systemd, messages name dockerd by PID.
+		{"no-systemd", func(e *testEnv) {
+			e.write(daemonJSON, orig)
+			os.RemoveAll(filepath.Join(e.dir, "run/systemd"))
+			e.h.DialSystemd = nil
+			e.write("var/run/docker.pid", "777\n")
+			e.write("proc/777/comm", "dockerd\n")
+			e.write("proc/777/cmdline", "/usr/bin/dockerd\x00--config-file\x00"+e.config+"\x00")
+			e.h.Signal = func(pid int, sig syscall.Signal) error {
+				return e.d.Reload(context.Background(), host.DockerService)
+			}
+		}, [][]string{{"enable", "--dry-run"}, {"enable"}, {"status"}}},
 		{"flag-conflict", func(e *testEnv) {
 			e.d.svc.ExecStart = [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "--live-restore=false", "--debug"}}
 			e.write(daemonJSON, "{\"debug\": true}\n")

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"sync"
@@ -23,6 +24,15 @@ func main() {
 			signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 			go func() { <-c; cancel() }()
 		})
+	}
+	e.QuitOnSignal = func(cmd string) {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			sig := <-c
+			fmt.Fprintf(os.Stderr, "dlr %s: interrupted (%v); it changes nothing\n", cmd, sig)
+			os.Exit(exitFailed)
+		}()
 	}
 	e.Stdin, e.Prompt = os.Stdin, os.Stderr
 	e.Terminal = isTerminal(os.Stdin) && isTerminal(os.Stderr)

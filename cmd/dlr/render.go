@@ -12,16 +12,17 @@ import (
 )
 
 // writeJSON prints the report as JSON (docs/json.md).
-func writeJSON(w io.Writer, r *ops.Report) {
+func writeJSON(w io.Writer, r *ops.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	enc.Encode(r)
+	return enc.Encode(r)
 }
 
 // writeText prints the report for a person: what was done, then notes and
 // warnings, then the error with what to do next.
-func writeText(stdout, stderr io.Writer, r *ops.Report) {
+func writeText(out, stderr io.Writer, r *ops.Report) error {
+	stdout := &errWriter{w: out}
 	for _, p := range r.DiffPaths() {
 		fmt.Fprint(stdout, r.Diffs[p])
 	}
@@ -57,6 +58,22 @@ func writeText(stdout, stderr io.Writer, r *ops.Report) {
 		}
 		fmt.Fprintln(stderr, errorLine(stderr, fmt.Sprintf("dlr %s: %s", r.Command, strings.TrimSpace(msg))))
 	}
+	return stdout.err
+}
+
+// errWriter keeps the first write error (a full disk, a closed pipe).
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return len(p), nil
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 func writeStatus(w io.Writer, s *ops.StatusReport) {
@@ -64,6 +81,10 @@ func writeStatus(w io.Writer, s *ops.StatusReport) {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	verdict := "off"
 	switch {
+	case s.FileLiveRestore == "invalid" && s.DaemonLiveRestore != "":
+		verdict = "unknown: daemon.json cannot be read the way dockerd reads it (see below); the running daemon has it " + map[string]string{"true": "on", "false": "off"}[s.DaemonLiveRestore]
+	case s.FileLiveRestore == "invalid":
+		verdict = "unknown: daemon.json cannot be read the way dockerd reads it (see below)"
 	case s.Effective:
 		verdict = "on (in the file and in the running daemon)"
 	case s.Enabled && s.DaemonLiveRestore == "false":

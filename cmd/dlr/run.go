@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/ops"
@@ -77,24 +76,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 		return exitUsage
 	}
 	var fl cliFlags
-	fs := fl.flagSet(cmd, e.Env, stderr)
+	fs := fl.flagSet(cmd, e.Env, io.Discard)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
+			return write(stdout, stderr, cmd, func(w io.Writer) error { return writeHelp(w, cmd, fs) }, exitOK)
 		}
-		fmt.Fprintf(stderr, "dlr %s: %v\n", cmd, err)
-		return exitUsage
+		return usageError(stdout, stderr, cmd, rest, err.Error(), fs)
 	}
-	switch {
-	case cmd == "validate" && fs.NArg() != 1:
-		fmt.Fprintf(stderr, "dlr validate: name one file: dlr validate FILE\n")
-		return exitUsage
-	case (cmd == "set" || cmd == "unset") && fs.NArg() == 0:
-		fmt.Fprintf(stderr, "dlr %s: name at least one key\n", cmd)
-		return exitUsage
-	case cmd != "validate" && cmd != "set" && cmd != "unset" && fs.NArg() > 0:
-		fmt.Fprintf(stderr, "dlr %s: unexpected argument %q\n", cmd, fs.Arg(0))
-		return exitUsage
+	if msg := checkArgs(cmd, fl, fs); msg != "" {
+		return usageError(stdout, stderr, cmd, rest, msg, nil)
 	}
 	if fl.root != "" {
 		e.Root = fl.root
@@ -106,8 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 	r := ops.NewReport(cmd)
 	r.DryRun = fl.o.DryRun
 	stopWaiting := waitingLine(stderr, cmd, fl)
-	if cmd != "enable" {
-		e.CatchSignals() // enable does it after its fast path
+	switch cmd {
+	case "enable": // it catches signals after its fast path
+	case "disable", "set", "unset", "drill", "watch":
+		e.CatchSignals()
+	default:
+		e.QuitOnSignal(cmd)
 	}
 	err := dispatch(ctx, e, cmd, fl.o, fs.Args(), r, stderr)
 	stopWaiting()
@@ -116,17 +110,81 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 	if err != nil {
 		r.Error = &ops.ErrorReport{ExitCode: code, Kind: kind, Message: err.Error()}
 	}
+	if fl.o.Quiet && err == nil && r.Status != nil && !r.Status.Effective {
+		code = exitFailed
+	}
 	switch {
 	case fl.o.Quiet:
+		return code
 	case fl.json:
-		writeJSON(stdout, r)
-	default:
-		writeText(stdout, stderr, r)
+		return write(stdout, stderr, cmd, func(w io.Writer) error { return writeJSON(w, r) }, code)
 	}
-	if fl.o.Quiet && err == nil && r.Status != nil && !r.Status.Effective {
-		return exitFailed
+	return write(stdout, stderr, cmd, func(w io.Writer) error { return writeText(w, stderr, r) }, code)
+}
+
+// write prints the report with print; when stdout cannot be written (a
+// full disk, a closed pipe) it says so on stderr and exits 1, so that a
+// script never takes a lost report for a success.
+func write(stdout, stderr io.Writer, cmd string, print func(io.Writer) error, code int) int {
+	if err := print(stdout); err != nil {
+		fmt.Fprintf(stderr, "dlr %s: writing the report: %v\n", cmd, err)
+		if code == exitOK {
+			return exitFailed
+		}
 	}
 	return code
+}
+
+// checkArgs checks the arguments and flag values against each other; ""
+// when they are fine.
+func checkArgs(cmd string, fl cliFlags, fs *pflag.FlagSet) string {
+	switch {
+	case cmd == "validate" && fs.NArg() != 1:
+		return "name one file: dlr validate FILE"
+	case (cmd == "set" || cmd == "unset") && fs.NArg() == 0:
+		return "name at least one key"
+	case cmd != "validate" && cmd != "set" && cmd != "unset" && fs.NArg() > 0:
+		return fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	case cmd == "validate" && fl.o.IfUnknown != "fail" && fl.o.IfUnknown != "pass":
+		return fmt.Sprintf("--if-unknown %q: want fail or pass", fl.o.IfUnknown)
+	}
+	if err := ops.CheckConfigFlag(fl.o.Config, fs.Changed("config")); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// usageError reports a bad command line: on stderr, with the command's
+// usage when fs is given; and, when --json was asked for, as a JSON report
+// on stdout too (a script reading JSON gets JSON).
+func usageError(stdout, stderr io.Writer, cmd string, args []string, msg string, fs *pflag.FlagSet) int {
+	fmt.Fprintf(stderr, "dlr %s: %s\n", cmd, msg)
+	if fs != nil {
+		writeHelp(stderr, cmd, fs)
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "--json=true" {
+			r := ops.NewReport(cmd)
+			r.Error = &ops.ErrorReport{ExitCode: exitUsage, Kind: string(ops.Usage), Message: msg}
+			return write(stdout, stderr, cmd, func(w io.Writer) error { return writeJSON(w, r) }, exitUsage)
+		}
+	}
+	return exitUsage
+}
+
+// writeHelp prints a command's usage line (with its arguments) and flags.
+func writeHelp(w io.Writer, cmd string, fs *pflag.FlagSet) error {
+	args := ""
+	for _, c := range commandDocs {
+		if c.name == cmd && c.args != "" {
+			args = " " + c.args
+		}
+	}
+	_, err := fmt.Fprintf(w, "Usage: dlr %s [flags]%s\n\nFlags:\n%s", cmd, args, fs.FlagUsages())
+	return err
 }
 
 // dispatch runs the command.
@@ -209,8 +267,6 @@ func (fl *cliFlags) flagSet(cmd string, e *host.Env, stderr io.Writer) *pflag.Fl
 	fs.MarkHidden("root")
 	fs.StringVar(&e.Socket, "docker-socket", e.Socket, "the Docker API socket")
 	fs.MarkHidden("docker-socket")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage of dlr %s:\n%s", cmd, strings.TrimRight(fs.FlagUsages(), "\n")+"\n")
-	}
+	fs.Usage = func() {} // run prints help and usage errors itself
 	return fs
 }

@@ -6,7 +6,7 @@ set -e
 
 DLR_SETTINGS=/etc/docker-liverestore/settings
 DLR_STATE_DIR=/var/lib/docker-liverestore
-DLR_LOCK=/run/lock/docker-liverestore.lock
+DLR_LOCK_DIR=/run/docker-liverestore
 DLR_SYSCTL_DROPIN=/etc/sysctl.d/60-docker-liverestore.conf
 DLR_UNIT=docker-liverestore.service
 
@@ -281,7 +281,7 @@ watcher_install() {
 # (it is normally gone already: `dlr disable` removes it).
 purge_state() {
 	rm -rf "${DPKG_ROOT-}$DLR_STATE_DIR"
-	rm -f "${DPKG_ROOT-}$DLR_LOCK"
+	rm -rf "${DPKG_ROOT-}$DLR_LOCK_DIR"
 	if [ -f "${DPKG_ROOT-}$DLR_SYSCTL_DROPIN" ] &&
 		grep -q '^# Managed by docker-liverestore/dlr' "${DPKG_ROOT-}$DLR_SYSCTL_DROPIN"; then
 		rm -f "${DPKG_ROOT-}$DLR_SYSCTL_DROPIN"
