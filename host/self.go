@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // StableDirs are the directories a binary is installed in: a path there
@@ -28,7 +29,7 @@ func (e *UnstableSelfError) Error() string {
 // saying so; else an [*UnstableSelfError].
 func (e *Env) StableSelf() (path, note string, err error) {
 	self := e.SelfPath()
-	if stableDir(filepath.Dir(self)) {
+	if stableDir(filepath.Dir(self)) && !strings.ContainsAny(self, " \t\n\\\"'%$;") {
 		return self, "", nil
 	}
 	mine, err := os.ReadFile(self)
