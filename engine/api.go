@@ -65,6 +65,7 @@ type ContainerDetail struct {
 	Name       string         `json:"Name"` // with a leading "/"
 	State      ContainerState `json:"State"`
 	HostConfig HostConfig     `json:"HostConfig"`
+	Mounts     []MountPoint   `json:"Mounts"`
 }
 
 // LogDriver returns the container's log driver, e.g. "json-file".
@@ -82,6 +83,34 @@ type ContainerState struct {
 type HostConfig struct {
 	RestartPolicy RestartPolicy `json:"RestartPolicy"`
 	LogConfig     LogConfig     `json:"LogConfig"`
+	// Runtime is the OCI runtime, e.g. "runc" or "nvidia".
+	Runtime string `json:"Runtime"`
+	// Devices are the host devices passed with --device.
+	Devices []DeviceMapping `json:"Devices"`
+	// DeviceRequests are --gpus requests (driver "nvidia", or capability
+	// "gpu").
+	DeviceRequests []DeviceRequest `json:"DeviceRequests"`
+}
+
+// DeviceMapping is one --device of a container.
+type DeviceMapping struct {
+	PathOnHost      string `json:"PathOnHost"`
+	PathInContainer string `json:"PathInContainer"`
+}
+
+// DeviceRequest is one --gpus (device request) of a container.
+type DeviceRequest struct {
+	Driver       string     `json:"Driver"`
+	Count        int        `json:"Count"`
+	DeviceIDs    []string   `json:"DeviceIDs"`
+	Capabilities [][]string `json:"Capabilities"`
+}
+
+// MountPoint is one mount of a container (GET /containers/{id}/json).
+type MountPoint struct {
+	Type        string `json:"Type"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
 }
 
 // RestartPolicy is a container's restart policy.

@@ -322,6 +322,7 @@ func TestInspect(t *testing.T) {
 		HostConfig: HostConfig{
 			RestartPolicy: RestartPolicy{Name: "unless-stopped"},
 			LogConfig:     LogConfig{Type: "local", Config: map[string]string{"max-size": "20m"}},
+			Runtime:       "runc",
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -33,15 +33,15 @@ func (e *Env) realContainers(ctx context.Context, socket string) ([]Container, e
 	if err != nil {
 		return nil, err
 	}
+	details, err := inspectAll(ctx, c, list)
+	if err != nil {
+		return nil, err
+	}
 	var out []Container
-	for _, ct := range list {
-		d, err := c.Inspect(ctx, ct.ID)
-		if err != nil {
-			var se *engine.StatusError
-			if errors.As(err, &se) {
-				continue // removed since the listing
-			}
-			return nil, err
+	for i, ct := range list {
+		d := details[i]
+		if d == nil {
+			continue // removed since the listing
 		}
 		if !d.State.Running || d.State.Pid == 0 {
 			continue

@@ -135,6 +135,10 @@ type Env struct {
 	DockerdVersion func(ctx context.Context, path string) (string, error)
 	// ResetFailed clears units' failed state (systemctl reset-failed).
 	ResetFailed func(ctx context.Context, units ...string) error
+	// GPUContainers reports dockerd's cgroup driver and, under the systemd
+	// driver, the running containers with GPU devices (call only while
+	// dockerd runs).
+	GPUContainers func(ctx context.Context, socket string) (GPUReport, error)
 }
 
 // New returns the real machine's Env.
@@ -162,6 +166,7 @@ func New() *Env {
 	e.DockerdValidate = e.runDockerdValidate
 	e.DockerdVersion = e.realDockerdVersion
 	e.ResetFailed = systemctlResetFailed
+	e.GPUContainers = e.realGPUContainers
 	return e
 }
 

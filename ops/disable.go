@@ -63,7 +63,7 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 			}
 		}
 	}
-	steps, err := e.disablePlan(o, f, cfg, st, live, newData, remove, change, lr, r)
+	steps, err := e.disablePlan(ctx, o, f, cfg, st, live, newData, remove, change, lr, r)
 	if err != nil {
 		return err
 	}
@@ -83,13 +83,20 @@ func Disable(ctx context.Context, e *Env, o Options, r *Report) error {
 
 // disablePlan is the list of steps that undoes what dlr did; notes for
 // what needs no step go to r.
-func (e *Env) disablePlan(o Options, f *host.Facts, cfg *host.Config, st state.State, live bool, newData []byte, remove, change bool, lr *LiveRestoreReport, r *Report) ([]plan.Step, error) {
+func (e *Env) disablePlan(ctx context.Context, o Options, f *host.Facts, cfg *host.Config, st state.State, live bool, newData []byte, remove, change bool, lr *LiveRestoreReport, r *Report) ([]plan.Step, error) {
 	wantDaemon := lr.FileAfter == "true"
 
 	var steps []plan.Step
 	if f.Systemd || f.Chroot {
+		rm := []plan.Step{}
 		if s := plan.PlanRemoveDropIn(e.Env, f); s != nil {
-			steps = append(steps, s)
+			rm = append(rm, s)
+		}
+		if s := plan.PlanRemoveWatcherUnit(e.Env); s != nil {
+			rm = append(rm, s)
+		}
+		if len(rm) > 0 {
+			steps = append(append(steps, e.disableHold(ctx, f, live, r)...), rm...)
 		}
 		steps = append(steps, plan.DaemonReload{})
 	}

@@ -155,10 +155,16 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 	var dropIn *plan.DropIn
 	if f.Systemd || f.Chroot {
 		if dropIn, err = plan.PlanDropIn(e.Env, f); err != nil {
-			return nil, failed("%v", err)
+			return nil, planError(err)
 		}
 		steps = append(steps, dropIn)
 	}
+	watched := &plan.Watched{}
+	bare, err := e.bareEnable(ctx, o, f, live, dropIn, watched, r)
+	if err != nil {
+		return nil, err
+	}
+	steps = append(steps, bare...)
 	if changed {
 		w := plan.NewWriteConfig(cfg, newData, false, "live-restore: "+lr.FileBefore+" -> true")
 		steps = append(steps, plan.Func{Do: func(ctx context.Context, x *plan.Exec) error {
@@ -176,7 +182,6 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 	} else {
 		r.Note("%s already has \"live-restore\": true; not written", f.Config)
 	}
-	watched := &plan.Watched{}
 	needReload := live && f.Active && (changed || (info != nil && !info.LiveRestore))
 	switch {
 	case !live && o.NoReload:

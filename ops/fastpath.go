@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 
 	"github.com/docker-liverestore/dlr/host"
@@ -26,8 +25,8 @@ import (
 // daemon.json (and its target if it is a symlink); docker.service's unit
 // file, its drop-ins and EnvironmentFiles; in every directory of systemd's
 // unit path, docker.service, docker.service.d/ and service.d/ (a new
-// drop-in changes its directory), or the directory itself where it does
-// not exist; the sysctl.d directories and files. The record is only made
+// drop-in changes its directory; a path that does not exist is stamped as
+// missing); the sysctl.d directories and files. The record is only made
 // when systemd had read the unit files as they are (NeedDaemonReload
 // false), so a later daemon-reload of unchanged files changes nothing.
 // Read on every run: dlr's state and lock, fs.pipe-max-size, daemon.json
@@ -159,10 +158,10 @@ func (e *Env) recordVerified(ctx context.Context, x *plan.Exec, want uint64, dae
 		v.Files = append(v.Files, e.Path(ef.Path))
 	}
 	for _, d := range dirs {
-		if _, err := os.Lstat(d); err != nil {
-			v.Files = append(v.Files, d) // creating it changes its stamp
-			continue
-		}
+		// The three paths, even where d does not exist: creating one
+		// changes its stamp, while a new d for other units does not (runc's
+		// systemd cgroup driver creates /run/systemd/system.control with the
+		// first container, which must not end the record).
 		v.Files = append(v.Files, filepath.Join(d, f.Service), filepath.Join(d, f.Service+".d"), filepath.Join(d, "service.d"))
 	}
 	v.Files = append(v.Files, sources...)

@@ -107,13 +107,23 @@ func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot
 		return nil, append(unknown, "log buffers: "+err.Error())
 	}
 	var out []LogBuffer
+	type rated struct {
+		rates map[string]float64
+		ok    bool
+	}
+	byContainer := map[string]rated{} // one log read per container, not per stream
 	for _, st := range streams {
 		if st.Err != nil {
 			unknown = append(unknown, "log buffer "+st.Path+": "+st.Err.Error())
 			continue
 		}
 		b := LogBuffer{Container: st.Container, Stream: st.Name, Size: st.Size}
-		if rates, ok := buffers.RecentLogRates(dataRoot, st.Container); ok && !st.Exec {
+		rc, seen := byContainer[st.Container]
+		if !seen && !st.Exec {
+			rc.rates, rc.ok = buffers.RecentLogRates(dataRoot, st.Container)
+			byContainer[st.Container] = rc
+		}
+		if rates, ok := rc.rates, rc.ok; ok && !st.Exec {
 			r := rates[st.Kind()]
 			b.Rate = &r
 			if r > 0 {

@@ -42,19 +42,45 @@ type DropIn struct {
 	vendor string // the packages' copy, when it is the right one and in use
 	unread bool   // systemd has not read the packages' copy yet: daemon-reload
 	spec   unit.DropIn
+	// Note says which installed dlr the drop-in names, when it is not the
+	// running one (see host.Env.StableSelf).
+	Note string
 
 	wrote   bool
 	madeDir bool // the step created docker.service.d/
 }
 
-// PlanDropIn decides about the drop-in.
+// PlanDropIn decides about the drop-in. A drop-in to write names dlr by a
+// stable path (host.Env.StableSelf); where there is none, it fails with a
+// *host.UnstableSelfError.
 func PlanDropIn(env *host.Env, f *host.Facts) (*DropIn, error) {
-	spec := unit.DropIn{DLR: env.SelfPath(), Config: f.Config, Snapshot: true}
+	p, err := planDropIn(env, f)
+	if err != nil || !p.write {
+		return p, err
+	}
+	if _, p.Note, err = env.StableSelf(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// NeedsDaemonReload reports whether the plan asks systemd to re-read its
+// units (a drop-in to write, or the packages' copy not read yet), and
+// whether that is a write of dlr's (else only the packages' copy waits).
+func (p *DropIn) NeedsDaemonReload() (needs, writes bool) {
+	return p.write || p.unread, p.write
+}
+
+func planDropIn(env *host.Env, f *host.Facts) (*DropIn, error) {
+	dlr, _, err := env.StableSelf()
+	if err != nil {
+		dlr = env.SelfPath()
+	}
+	spec := unit.DropIn{DLR: dlr, Config: f.Config, Snapshot: true}
 	if f.Unit != nil && f.Unit.KillMode != "" && f.Unit.KillMode != "process" {
 		spec.KillModeProcess = true
 	}
 	p := &DropIn{path: DropInPath(env, f), spec: spec}
-	var err error
 	if p.want, err = unit.RenderDropIn(spec); err != nil {
 		return nil, err
 	}

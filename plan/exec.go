@@ -61,9 +61,13 @@ type Exec struct {
 	written         []string // SHA-256s of what the run wrote to daemon.json
 	configRestored  bool
 	daemonReloadDue bool // a drop-in changed and systemd has not re-read it
-	DaemonReloaded  bool // a daemon-reload was asked for
-	applied         []Step
-	waits           []func()
+	// HoldDaemonReload, when set, says why systemd must not re-read its
+	// units in this run (GPU containers under the systemd cgroup driver):
+	// a daemon-reload due is then only reported.
+	HoldDaemonReload string
+	DaemonReloaded   bool // a daemon-reload was asked for
+	applied          []Step
+	waits            []func()
 }
 
 // NewExec starts an operation on the state st (as loaded).

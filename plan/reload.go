@@ -80,6 +80,9 @@ func (s Reload) Apply(ctx context.Context, x *Exec) error {
 	if drErr := <-done; drErr != nil {
 		return drErr
 	}
+	if x.HoldDaemonReload != "" {
+		return err
+	}
 	x.R.Action("systemctl daemon-reload (over D-Bus, alongside): systemd read the drop-in; dockerd was not touched")
 	return err
 }
@@ -231,8 +234,14 @@ func (x *Exec) reload(ctx context.Context) error {
 	return errNoReload
 }
 
-// daemonReload asks systemd to re-read its units.
+// daemonReload asks systemd to re-read its units, unless HoldDaemonReload
+// says why not (GPU containers would lose their devices): then it only says
+// so.
 func (x *Exec) daemonReload(ctx context.Context) error {
+	if x.HoldDaemonReload != "" {
+		x.R.Note("not running systemctl daemon-reload: %s; the change takes effect at the next daemon-reload or boot", x.HoldDaemonReload)
+		return nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, x.Env.T.Reload)
 	defer cancel()
 	x.DaemonReloaded = true // systemd may have re-read the units
@@ -263,7 +272,7 @@ func (DaemonReload) Apply(ctx context.Context, x *Exec) error {
 		return nil
 	}
 	x.daemonReloadDue = false
-	if err := x.daemonReload(ctx); err != nil {
+	if err := x.daemonReload(ctx); err != nil || x.HoldDaemonReload != "" {
 		return err
 	}
 	x.R.Action("systemctl daemon-reload (over D-Bus): systemd read the drop-in; dockerd was not touched")

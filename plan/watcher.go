@@ -3,6 +3,8 @@ package plan
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/docker-liverestore/dlr/buffers"
@@ -81,6 +83,9 @@ func DescribeGrowth(r Recorder, rep *buffers.Report, source string) (grown bool)
 type Watched struct {
 	Unit     *unit.Unit
 	UnitPath []string
+	// Installed: this run installed (or rewrote) dlr's own watcher unit,
+	// so the unit read in the background may predate it.
+	Installed bool
 }
 
 // ReadWatcher reads the watcher's unit and systemd's unit path in the
@@ -120,17 +125,17 @@ func (s *StartWatcher) Apply(ctx context.Context, x *Exec) error {
 		return nil
 	}
 	x.Wait()
-	if s.W.Unit == nil {
+	if s.W.Unit == nil || s.W.Installed {
 		s.W.Unit = x.Env.UnitNamed(ctx, x.Facts, host.WatcherService)
 	}
 	u := s.W.Unit
 	if u == nil || u.LoadState != "loaded" || u.ActiveState == "active" {
 		return nil
 	}
-	if u.UnitFileState == "disabled" || strings.HasPrefix(u.UnitFileState, "masked") {
-		// The admin turned it off (systemctl disable or mask): respect it.
-		x.R.Note("%s is %s: not starting it (systemctl enable --now %s turns it on)", host.WatcherService, u.UnitFileState, host.WatcherService)
-		return nil
+	if !s.W.Installed {
+		if ok, err := s.enabled(x, u); !ok || err != nil {
+			return err
+		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, x.Env.T.Call)
 	defer cancel()
@@ -140,6 +145,64 @@ func (s *StartWatcher) Apply(ctx context.Context, x *Exec) error {
 	s.Started, x.Changed = true, true
 	x.R.Action("started %s (systemd runs the start job; it grows the log buffers of containers started from now on)", host.WatcherService)
 	return nil
+}
+
+// enabled reports whether the watcher may be started: not when masked, nor
+// when the admin disabled it. A unit that is "disabled" because it was never
+// enabled (the packages installed with ENABLE_ON_INSTALL=no, as the Ansible
+// role does) is enabled for boot here, and started.
+func (s *StartWatcher) enabled(x *Exec, u *unit.Unit) (bool, error) {
+	switch st := u.UnitFileState; {
+	case strings.HasPrefix(st, "masked"):
+		x.R.Note("%s is %s: not starting it (systemctl unmask %s turns it back on)", host.WatcherService, st, host.WatcherService)
+		return false, nil
+	case st != "disabled":
+		return true, nil // enabled, static, linked, indirect...
+	}
+	if by := AdminDisabledWatcher(x.Env); by != "" {
+		x.R.Note("%s was disabled by the admin (%s): not starting it (systemctl enable --now %s turns it on)", host.WatcherService, by, host.WatcherService)
+		return false, nil
+	}
+	if u.FragmentPath == "" {
+		return true, nil
+	}
+	link := watcherWantsLink(x.Env)
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return false, err
+	}
+	if err := os.Symlink(u.FragmentPath, link); err != nil && !os.IsExist(err) {
+		return false, fmt.Errorf("enabling %s: %w", host.WatcherService, err)
+	}
+	if err := os.MkdirAll(x.Env.Path(host.StateDir), 0o700); err == nil { // dlr's state directory is 0700
+		os.WriteFile(filepath.Join(x.Env.Path(host.StateDir), WatcherEnabledMark), nil, 0o644)
+	}
+	x.Changed = true
+	x.R.Action("enabled %s for boot: it had never been enabled (installed with ENABLE_ON_INSTALL=no)", host.WatcherService)
+	return true, nil
+}
+
+// WatcherEnabledMark is the file in dlr's state directory that says the
+// watcher was enabled once (by dlr, or by the rpm scripts): if it is
+// disabled now, the admin did it.
+const WatcherEnabledMark = "watcher-enabled"
+
+// DSHStateDir is deb-systemd-helper's record of the units it enabled: a
+// link under it mirrors each link it made in /etc/systemd/system.
+const DSHStateDir = "/var/lib/systemd/deb-systemd-helper-enabled"
+
+// AdminDisabledWatcher tells a watcher the admin disabled from one that was
+// never enabled, both "disabled" to systemd: it says how it was once enabled
+// ("" if never): deb-systemd-helper's mirror of the multi-user.target.wants
+// link (it enabled the unit on a package install; `systemctl disable` takes
+// the real link away, not the mirror), or dlr's own mark.
+func AdminDisabledWatcher(env *host.Env) string {
+	if _, err := os.Lstat(filepath.Join(env.Path(DSHStateDir), "multi-user.target.wants", host.WatcherService)); err == nil {
+		return "deb-systemd-helper enabled it at install, it is disabled now"
+	}
+	if _, err := os.Stat(filepath.Join(env.Path(host.StateDir), WatcherEnabledMark)); err == nil {
+		return "it was enabled once, it is disabled now"
+	}
+	return ""
 }
 
 func (s *StartWatcher) Undo(ctx context.Context, x *Exec) ([]string, error) {

@@ -165,13 +165,49 @@ func TestEnableFastPathNeedsNoDockerAPI(t *testing.T) {
 	}
 }
 
+// A watcher the admin disabled stays off: deb-systemd-helper's record (its
+// mirror of the boot link) or dlr's mark says it was enabled once.
 func TestEnableRespectsADisabledWatcher(t *testing.T) {
+	for name, mark := range map[string]string{
+		"deb-systemd-helper": "var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/" + host.WatcherService,
+		"dlr's mark":         "var/lib/docker-liverestore/watcher-enabled",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.write(daemonJSON, orig)
+			e.write(mark, "")
+			e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive",
+				UnitFileState: "disabled", FragmentPath: "/lib/systemd/system/" + host.WatcherService}}
+			code, out, _ := e.run("enable")
+			if code != 0 || len(e.d.started) != 0 || !strings.Contains(out, "was disabled by the admin") {
+				t.Errorf("exit %d, started %v\n%s", code, e.d.started, out)
+			}
+			if _, err := os.Lstat(filepath.Join(e.dir, "etc/systemd/system/multi-user.target.wants", host.WatcherService)); err == nil {
+				t.Error("enable re-enabled a watcher the admin disabled")
+			}
+		})
+	}
+}
+
+// A watcher that was never enabled (the packages installed with
+// ENABLE_ON_INSTALL=no, as the Ansible role does) is "disabled" to systemd
+// too: a hand-run enable enables it for boot, starts it and marks it, so
+// that a later disable of the admin's is respected.
+func TestEnableStartsANeverEnabledWatcher(t *testing.T) {
 	e := newTestEnv(t)
 	e.write(daemonJSON, orig)
-	e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}}
-	code, out, _ := e.run("enable")
-	if code != 0 || len(e.d.started) != 0 || !strings.Contains(out, "is disabled: not starting it") {
-		t.Errorf("exit %d, started %v\n%s", code, e.d.started, out)
+	e.d.units = map[string]unit.Unit{host.WatcherService: {Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive",
+		UnitFileState: "disabled", FragmentPath: "/lib/systemd/system/" + host.WatcherService}}
+	code, out, errOut := e.run("enable")
+	if code != 0 || len(e.d.started) != 1 || !strings.Contains(out, "it had never been enabled") {
+		t.Fatalf("exit %d, started %v\n%s%s", code, e.d.started, out, errOut)
+	}
+	link := filepath.Join(e.dir, "etc/systemd/system/multi-user.target.wants", host.WatcherService)
+	if got, err := os.Readlink(link); err != nil || got != "/lib/systemd/system/"+host.WatcherService {
+		t.Errorf("boot link %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "var/lib/docker-liverestore/watcher-enabled")); err != nil {
+		t.Errorf("no mark: %v", err)
 	}
 }
 

@@ -40,6 +40,9 @@ type fakeDaemon struct {
 	validate    func(candidate []byte) (string, bool, error)
 	containers  []host.Container
 	units       map[string]unit.Unit // other units than docker.service
+	gpu         host.GPUReport       // what GPUContainers answers
+	gpuCalls    int
+	root        string // the test host's root (units installed there)
 
 	daemonReloads    int
 	unitPath         []string
@@ -52,6 +55,13 @@ func (f *fakeDaemon) Unit(ctx context.Context, name string) (unit.Unit, error) {
 	defer f.mu.Unlock()
 	if u, ok := f.units[name]; ok {
 		return u, nil
+	}
+	if name == host.WatcherService && f.root != "" {
+		// A unit dlr installed in /etc is loaded on demand, as systemd does.
+		p := filepath.Join(f.root, "etc/systemd/system", name)
+		if _, err := os.Stat(p); err == nil {
+			return unit.Unit{Name: name, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "enabled", FragmentPath: p}, nil
+		}
 	}
 	if name != host.DockerService || f.svc.LoadState == "" {
 		return unit.Unit{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
@@ -102,7 +112,13 @@ func (f *fakeDaemon) Reload(ctx context.Context, name string) error {
 func (f *fakeDaemon) Start(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.units[name]
+	if f.units == nil {
+		f.units = map[string]unit.Unit{}
+	}
+	u, ok := f.units[name]
+	if !ok {
+		u = unit.Unit{Name: name, LoadState: "loaded"}
+	}
 	u.ActiveState = "active"
 	f.units[name] = u
 	f.started = append(f.started, name)
@@ -170,7 +186,10 @@ func newTestEnv(t *testing.T) *testEnv {
 	}
 	os.Symlink("/", filepath.Join(dir, "proc/1/root"))
 	os.WriteFile(filepath.Join(dir, "proc/sys/fs/pipe-max-size"), []byte("1048576\n"), 0o644)
-	e.d = &fakeDaemon{config: e.config, svc: unit.Unit{Name: host.DockerService, LoadState: "loaded",
+	// The packages' watcher unit is there (a bare binary's tests remove it).
+	os.MkdirAll(filepath.Join(dir, "lib/systemd/system"), 0o755)
+	os.WriteFile(filepath.Join(dir, "lib/systemd/system", host.WatcherService), buffers.WatcherUnit, 0o644)
+	e.d = &fakeDaemon{config: e.config, root: dir, svc: unit.Unit{Name: host.DockerService, LoadState: "loaded",
 		ActiveState: "active", SubState: "running", MainPID: 4242, KillMode: "process",
 		ExecStart: [][]string{{"/usr/sbin/dockerd", "-H", "fd://", "$DOCKER_OPTS"}}}}
 	h := host.New()
@@ -189,6 +208,12 @@ func newTestEnv(t *testing.T) *testEnv {
 		return "", false, nil // like Docker 20.10: no --validate
 	}
 	h.Containers = func(context.Context, string) ([]host.Container, error) { return e.d.containers, nil }
+	h.GPUContainers = func(context.Context, string) (host.GPUReport, error) {
+		e.d.mu.Lock()
+		defer e.d.mu.Unlock()
+		e.d.gpuCalls++
+		return e.d.gpu, nil
+	}
 	h.Bridge = func(context.Context, string) ([]string, error) { return []string{"172.17.0.1"}, nil }
 	h.DockerdVersion = func(context.Context, string) (string, error) { return "26.1.5", nil }
 	h.T.Verify = 500 * time.Millisecond

@@ -177,7 +177,8 @@ func TestFastPathNotRecorded(t *testing.T) {
 		setup func(e *fastEnv)
 	}{
 		{"unit files changed since systemd read them", func(e *fastEnv) { e.d.svc.NeedDaemonReload = true }},
-		{"watcher not running", func(e *fastEnv) {
+		{"watcher not running (the admin disabled it)", func(e *fastEnv) {
+			e.write("var/lib/docker-liverestore/watcher-enabled", "")
 			e.d.units[host.WatcherService] = unit.Unit{Name: host.WatcherService, LoadState: "loaded", ActiveState: "inactive", UnitFileState: "disabled"}
 		}},
 		{"a warning", func(e *fastEnv) {
@@ -332,5 +333,23 @@ func TestInfoPrefetch(t *testing.T) {
 		if got := e.d.infoCalls - 1; got != tt.calls {
 			t.Errorf("pid file %s: %d /info calls before the reload, want %d", tt.pid, got, tt.calls)
 		}
+	}
+}
+
+// A unit directory that appears for other units (runc's systemd cgroup
+// driver creates /run/systemd/system.control with the first container)
+// keeps the record; a docker.service drop-in in it ends it.
+func TestFastPathNewUnitDirForOtherUnits(t *testing.T) {
+	e := newFastEnv(t)
+	ctl := filepath.Join(e.dir, "run/systemd/system.control")
+	e.d.unitPath = append([]string{ctl}, e.d.unitPath...)
+	e.enable()
+	os.MkdirAll(filepath.Join(ctl, "docker-0123.scope.d"), 0o755)
+	if fast, out := e.enable(); !fast {
+		t.Errorf("a new unit directory for a container's scope ended the record:\n%s", out)
+	}
+	e.write("run/systemd/system.control/docker.service.d/50-x.conf", "[Service]\n")
+	if fast, _ := e.enable(); fast {
+		t.Error("a docker.service drop-in in the new directory kept the record")
 	}
 }

@@ -57,6 +57,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 			fmt.Fprintln(stdout, why)
 		}
 		return exitOK
+	case "daemon-reload":
+		// Hidden, for the packages' maintainer scripts: systemd re-reads
+		// its units unless services may not be touched or GPU containers
+		// would lose their devices; prints why not (nothing when done).
+		why, err := ops.SystemdReload(ctx, e)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlr daemon-reload: %v\n", err)
+			return exitFailed
+		}
+		if why != "" {
+			fmt.Fprintln(stdout, why)
+		}
+		return exitOK
 	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)

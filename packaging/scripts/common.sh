@@ -144,9 +144,30 @@ from_dpkg() {
 }
 
 # systemd_reload makes the running systemd read the unit files again, when
-# it may be touched.
+# it may be touched and no GPU container would lose its devices (a
+# daemon-reload does that under Docker's systemd cgroup driver,
+# NVIDIA/nvidia-container-toolkit#1227). dlr decides (`dlr daemon-reload`
+# prints why it did not). Where dlr is gone (deb postrm, rpm %postun) the
+# shell decides: NVIDIA device nodes on the host are reason enough to skip
+# it, and skipping is harmless there: the hooks systemd keeps in memory
+# start with "-" (a missing dlr fails nothing), and the stopped watcher
+# does nothing.
 systemd_reload() {
-	if [ -z "$(units_why_not)" ]; then
+	if in_image; then
+		return 0
+	fi
+	if command -v dlr >/dev/null 2>&1; then
+		_why=$(dlr daemon-reload </dev/null 2>&1) || _why="dlr daemon-reload failed: $_why"
+		[ -z "$_why" ] || say "no systemctl daemon-reload: $_why"
+		return 0
+	fi
+	_why=$(units_why_not)
+	if [ -z "$_why" ] && ls /dev/nvidia* >/dev/null 2>&1; then
+		_why="this host has NVIDIA devices (/dev/nvidia*) and dlr is gone, so it cannot tell whether GPU containers would lose them; the next daemon-reload or boot forgets the removed units"
+	fi
+	if [ -n "$_why" ]; then
+		say "no systemctl daemon-reload: $_why"
+	else
 		systemctl daemon-reload || shout "warning: systemctl daemon-reload failed"
 	fi
 	return 0
@@ -173,6 +194,10 @@ watcher_enable() {
 			systemctl enable "$DLR_UNIT" ||
 				shout "warning: systemctl enable $DLR_UNIT failed"
 		fi
+		# dlr's mark: the watcher was enabled once, so a later "disabled"
+		# is the admin's (without it, `dlr enable` takes it for never
+		# enabled and enables it). deb-systemd-helper keeps its own record.
+		mkdir -p -m 0700 "${DPKG_ROOT-}$DLR_STATE_DIR" && : >"${DPKG_ROOT-}$DLR_STATE_DIR/watcher-enabled" || true
 	else
 		say "no systemctl: $DLR_UNIT is not enabled"
 	fi
