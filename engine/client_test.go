@@ -316,8 +316,8 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ContainerDetail{
-		ID:    "4fa6e0f0c6786287e131c3852c58a2e01cc697a68231826813597e4994f1d6e2",
-		Name:  "/web",
+		ID:   "4fa6e0f0c6786287e131c3852c58a2e01cc697a68231826813597e4994f1d6e2",
+		Name: "/web",
 		State: ContainerState{Status: "running", Running: true, Pid: 23817,
 			StartedAt: time.Date(2025, 8, 19, 7, 28, 20, 530131797, time.UTC)},
 		HostConfig: HostConfig{
