@@ -132,8 +132,8 @@ func DefaultTimeouts() Timeouts {
 		// twice (once more after a re-arm), and slack.
 		RestoreCheck: 3 * time.Minute,
 		Metrics:      time.Minute,
-		Poll:     time.Second,
-		Backoff:  10 * time.Second,
+		Poll:         time.Second,
+		Backoff:      10 * time.Second,
 	}
 }
 
