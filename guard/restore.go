@@ -32,7 +32,7 @@ const RestartDockerFix = "systemctl reset-failed docker.service; systemctl resta
 // flushes dockerd's chains while it runs leaves published ports dead from
 // other hosts, and dockerd does not notice until it restarts.
 func FirewallRules(ports []PublishedPort, nat NAT, liveRestoreOn bool) Finding {
-	f := Finding{Rule: "firewall-rules", Title: "Docker's firewall rules are there for every published port"}
+	f := Finding{Rule: "firewall-rules", Title: "firewall rules for every published port"}
 	switch {
 	case len(ports) == 0:
 		f.Message = "no published ports"
@@ -71,7 +71,7 @@ func FirewallRules(ports []PublishedPort, nat NAT, liveRestoreOn bool) Finding {
 // LastRestore judges the last restore dlr checked: when, how many
 // containers, how many kept, and its problems by kind (none: a pass).
 func LastRestore(when string, containers, kept int, problems map[string]int, mended int) Finding {
-	f := Finding{Rule: "last-restore", Title: "the last restore brought every container back whole"}
+	f := Finding{Rule: "last-restore", Title: "last restore kept containers whole"}
 	if when == "" {
 		f.Severity, f.Message = Skip, "no restore recorded yet (dlr watch records each one)"
 		return f

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/docker-liverestore/dlr/atomicfile"
 	"github.com/docker-liverestore/dlr/daemonjson"
@@ -147,4 +148,14 @@ func (e *Env) SwarmStateFile(f *Facts, cfg *Config) string {
 		return p
 	}
 	return ""
+}
+
+// IptablesOff reports whether the file tells dockerd not to manage
+// iptables ("iptables": false): then it writes no DNAT rules.
+func (c *Config) IptablesOff() bool {
+	if c == nil {
+		return false
+	}
+	raw, ok := c.Doc.Lookup("iptables")
+	return ok && strings.TrimSpace(string(raw)) == "false"
 }

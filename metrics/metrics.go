@@ -15,16 +15,16 @@ import (
 
 // Metric is one metric family: all its samples share name, help and type.
 type Metric struct {
-	Name    string
-	Help    string
-	Type    string // "gauge" or "counter"
-	Samples []Sample
+	Name    string   `json:"name"`
+	Help    string   `json:"help"`
+	Type    string   `json:"type"` // "gauge" or "counter"
+	Samples []Sample `json:"samples"`
 }
 
 // Sample is one value, with its labels as name/value pairs in order.
 type Sample struct {
-	Labels [][2]string
-	Value  float64
+	Labels [][2]string `json:"labels,omitempty"`
+	Value  float64     `json:"value"`
 }
 
 // Gauge is a gauge with one unlabelled sample.

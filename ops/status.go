@@ -94,6 +94,11 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			r.Warn("%s", s.Pending)
 		}
 	}
+	if rs, err := e.restoreStore().Records(); err != nil {
+		s.Unknown = append(s.Unknown, "restores: "+err.Error())
+	} else {
+		s.Restores = rs
+	}
 	return nil
 }
 

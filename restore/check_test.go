@@ -124,7 +124,7 @@ func scenario() (*fake, View, []host.Container) {
 	hc := &host.Health{Status: "healthy", Interval: 30 * time.Millisecond, Timeout: 10 * time.Millisecond}
 	cs := []host.Container{
 		{ID: "h", Name: "health", PID: 1, Health: hc},
-		{ID: "p", Name: "web", PID: 2, Ports: []host.Port{{"0.0.0.0", 8080, "tcp", 80}, {"::", 8080, "tcp", 80}}},
+		{ID: "p", Name: "web", PID: 2, Ports: []host.Port{{HostIP: "0.0.0.0", HostPort: 8080, Proto: "tcp", Private: 80}, {HostIP: "::", HostPort: 8080, Proto: "tcp", Private: 80}}},
 		{ID: "n", Name: "app", PID: 3, Networks: []string{"appnet"}},
 		{ID: "l", Name: "logger", PID: 4, LogPath: "/l.log"},
 		{ID: "q", Name: "quiet", PID: 5, LogPath: "/q.log"},
