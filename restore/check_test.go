@@ -128,10 +128,11 @@ func scenario() (*fake, View, []host.Container) {
 		{ID: "n", Name: "app", PID: 3, Networks: []string{"appnet"}},
 		{ID: "l", Name: "logger", PID: 4, LogPath: "/l.log"},
 		{ID: "q", Name: "quiet", PID: 5, LogPath: "/q.log"},
+		{ID: "e", Name: "empty", PID: 6, LogPath: "/e.log"},
 	}
 	f := &fake{frozen: map[string]bool{}, rearmed: map[string]time.Time{}, open: map[string]bool{"127.0.0.1:8080": true},
-		nat: map[int]bool{8080: true}, growing: map[string]bool{"/l.log": true}, logSize: map[string]int64{},
-		logMtime: map[string]time.Time{"/l.log": time.Now(), "/q.log": time.Now().Add(-time.Hour)}, cs: map[string]host.Container{}}
+		nat: map[int]bool{8080: true}, growing: map[string]bool{"/l.log": true}, logSize: map[string]int64{"/q.log": 10, "/l.log": 10},
+		logMtime: map[string]time.Time{"/l.log": time.Now(), "/q.log": time.Now().Add(-time.Hour), "/e.log": time.Now()}, cs: map[string]host.Container{}}
 	for _, c := range cs {
 		f.cs[c.ID] = c
 	}
@@ -157,11 +158,12 @@ func TestCheckAllWell(t *testing.T) {
 		"app pid ": OK, "app dns appnet": OK,
 		"logger pid ": OK, "logger logs ": OK,
 		"quiet pid ": OK, "quiet logs ": Skipped,
+		"empty pid ": OK, "empty logs ": Skipped,
 	}
 	if got := items(rec); !reflect.DeepEqual(got, want) {
 		t.Errorf("items\n%v\nwant\n%v", got, want)
 	}
-	if rec.ProblemCount() != 0 || rec.Kept != 5 || len(f.paused) != 0 {
+	if rec.ProblemCount() != 0 || rec.Kept != 6 || len(f.paused) != 0 {
 		t.Errorf("problems %v, kept %d, paused %v", rec.Problems, rec.Kept, f.paused)
 	}
 }

@@ -187,6 +187,8 @@ func (c *checker) logs(ctx context.Context, ct host.Container) Item {
 	switch {
 	case ok:
 		it.Result, it.Seconds, it.Detail = OK, c.since(), "the log grows"
+	case size0 == 0:
+		it.Result, it.Detail = Skipped, "quiet: nothing logged yet"
 	case mtime.Before(c.ref().Add(-c.o.Waits.Logs)):
 		it.Result, it.Detail = Skipped, fmt.Sprintf("quiet: nothing logged in the %v before the outage or since", c.o.Waits.Logs)
 	default:
