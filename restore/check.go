@@ -52,7 +52,7 @@ type Options struct {
 	// Version is the running dockerd's version ("20.10.24+dfsg1").
 	Version string
 	Waits   Waits
-	// Parallel is how many containers are checked at once (8 when 0).
+	// Parallel is how many containers are checked at once (16 when 0).
 	Parallel int
 }
 
@@ -117,7 +117,7 @@ func Check(ctx context.Context, before View, after []host.Container, back time.T
 	}
 	par := o.Parallel
 	if par <= 0 {
-		par = 8
+		par = 16
 	}
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
@@ -171,6 +171,11 @@ func (c *checker) container(ctx context.Context, ct host.Container) []Item {
 // poll calls f until it says done, the limit (from the start of poll) is
 // reached or ctx ends; it returns whether f was done, and f's last error.
 func (c *checker) poll(ctx context.Context, limit time.Duration, f func(ctx context.Context) (bool, error)) (bool, error) {
+	return c.pollEvery(ctx, limit, c.o.Waits.Poll, f)
+}
+
+// pollEvery is poll with its own pause between tries.
+func (c *checker) pollEvery(ctx context.Context, limit, every time.Duration, f func(ctx context.Context) (bool, error)) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var last error
@@ -188,7 +193,7 @@ func (c *checker) poll(ctx context.Context, limit time.Duration, f func(ctx cont
 				last = fmt.Errorf("not within %v", limit)
 			}
 			return false, last
-		case <-time.After(c.o.Waits.Poll):
+		case <-time.After(every):
 		}
 	}
 }

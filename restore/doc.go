@@ -23,8 +23,8 @@
 //     (127.0.0.11) answers a question for the container's name, asked from
 //     inside the container's network namespace, within Waits.DNS;
 //   - logs: a json-file log that was written in the Waits.Logs before the
-//     outage grows again within Waits.Logs of the check (a quiet container
-//     is not judged).
+//     outage has been written since dockerd came back, or grows within
+//     Waits.Logs of the check (a quiet or empty log is not judged).
 //
 // The comparison is pure ([Compare], [Summarize]); the probes are
 // functions in [Probes], so that tests run every rule against fakes and the
