@@ -1,0 +1,92 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/docker-liverestore/dlr/e2e/rig"
+	"github.com/docker-liverestore/dlr/restore"
+)
+
+// TestRestoreCost measures (DLR_RESTORE_COST=1; it takes minutes) what the
+// restore checks cost: `systemctl start docker` with the watcher running
+// (it checks each restore) and stopped, 5 times each, and how long the
+// checks of one restore take for 1 and for 100 containers, each with a
+// health check every 5 s, a published port, a user-defined network and
+// 200 B/s of logs. It prints the figures for docs/restore-checks.md.
+func TestRestoreCost(t *testing.T) {
+	if os.Getenv("DLR_RESTORE_COST") != "1" {
+		t.Skip("set DLR_RESTORE_COST=1 to measure the restore checks' cost")
+	}
+	forSuites(t, func(t *testing.T, suite string) {
+		g := restoreGuest(t, suite)
+		var with, without []time.Duration
+		for i := 0; i < 5; i++ {
+			with = append(with, timedStart(t, g))
+		}
+		g.MustExec(t, "systemctl", "stop", "docker-liverestore.service")
+		for i := 0; i < 5; i++ {
+			without = append(without, timedStart(t, g))
+		}
+		g.MustExec(t, "systemctl", "start", "docker-liverestore.service")
+		t.Logf("COST %s: systemctl start docker (4 containers), median of 5: watcher on %v, watcher off %v (all: %v / %v)",
+			suite, median(with).Round(time.Millisecond), median(without).Round(time.Millisecond), with, without)
+
+		g.Sh(t, "docker rm -f hc web app log >/dev/null")
+		g.MustExec(t, "docker", "create", "--name", "base5", "logger", "/app")
+		g.MustExec(t, "docker", "commit", "--change", `HEALTHCHECK --interval=5s --timeout=2s CMD ["/app","-check"]`, "base5", "health5")
+		g.MustExec(t, "docker", "rm", "base5")
+		n := 0
+		for _, want := range []int{1, 100} {
+			for ; n < want; n++ {
+				g.MustExec(t, "docker", "run", "-d", "--name", "c"+strconv.Itoa(n), "--network", "appnet",
+					"-p", strconv.Itoa(9000+n)+":8080", "health5", "/app", "-listen", ":8080", "-rate", "200")
+			}
+			waitGuest(t, g, 5*time.Minute, "every container healthy", "sh", "-c",
+				`! docker ps -q | xargs docker inspect -f '{{.State.Health.Status}}' | grep -qv healthy`)
+			time.Sleep(2 * time.Second) // the watcher's view
+			g.MustExec(t, "systemctl", "reset-failed", "docker.service")
+			since := time.Now()
+			took := timedRestart(t, g)
+			rec := recordAfter(t, g, since)
+			t.Logf("COST %s: %d containers: systemctl restart docker %v; checks took %.2f s (back %.2f s after dockerd went down); %d kept, %d mended, problems %v",
+				suite, want, took.Round(time.Millisecond), rec.CheckSeconds, rec.BackAt.Sub(rec.DownAt).Seconds(), rec.Kept, rec.Mended, rec.Problems)
+		}
+	})
+}
+
+// recordAfter waits for the restore record of a dockerd that came back
+// after since.
+func recordAfter(t *testing.T, g *rig.Guest, since time.Time) restore.Record {
+	t.Helper()
+	var rec restore.Record
+	waitFor(t, 3*time.Minute, "the restore's record", func() bool {
+		rs := records(t, g)
+		if len(rs) == 0 || !rs[len(rs)-1].BackAt.After(since) {
+			return false
+		}
+		rec = rs[len(rs)-1]
+		return true
+	})
+	return rec
+}
+
+func timedStart(t *testing.T, g *rig.Guest) time.Duration {
+	g.MustExec(t, "systemctl", "reset-failed", "docker.service")
+	g.MustExec(t, "systemctl", "stop", "docker.service")
+	start := time.Now()
+	g.MustExec(t, "systemctl", "start", "docker.service")
+	d := time.Since(start)
+	time.Sleep(3 * time.Second) // let the watcher's check run before the next stop
+	return d
+}
+
+func timedRestart(t *testing.T, g *rig.Guest) time.Duration {
+	start := time.Now()
+	g.MustExec(t, "systemctl", "restart", "docker.service")
+	return time.Since(start)
+}
