@@ -167,7 +167,30 @@ func TestRestoreChecks(t *testing.T) {
 		}
 		metricsAccepted(t, g)
 		firewallFlushed(t, g, pids["web"])
+		if restore.RearmSupported(st.Status.Restores[0].DaemonVersion) {
+			rearmOff(t, g)
+		}
 	})
+}
+
+// rearmOff: with the setting off (/etc/default/docker-liverestore), a
+// frozen health check after a restore is reported, not re-armed.
+func rearmOff(t *testing.T, g *rig.Guest) {
+	t.Helper()
+	writeGuest(t, g, "/etc/default/docker-liverestore", "DLR_WATCH_OPTS=--rearm-health=false\n")
+	g.MustExec(t, "systemctl", "restart", "docker-liverestore.service")
+	time.Sleep(2 * time.Second)
+	g.MustExec(t, "systemctl", "reset-failed", "docker.service")
+	since := time.Now()
+	g.MustExec(t, "systemctl", "restart", "docker.service")
+	rec := recordAfter(t, g, since)
+	if rec.Problems[restore.HealthFrozen] != 1 || rec.Mended != 0 {
+		t.Errorf("re-arm off: problems %v, %d mended", rec.Problems, rec.Mended)
+	}
+	if !pollGuest(g, 20*time.Second, "sh", "-c", "journalctl -u docker-liverestore.service | grep -q 'hc: problem health-frozen: .*re-arming is turned off'") {
+		t.Errorf("no journal line for the frozen health check")
+	}
+	g.MustExec(t, "rm", "/etc/default/docker-liverestore")
 }
 
 // firewallFlushed: the nat DOCKER chain flushed while dockerd runs (what a
