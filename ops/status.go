@@ -81,6 +81,13 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			s.PipeMaxSizeBoot = n
 		}
 	}
+	e.statusState(s, r)
+	return nil
+}
+
+// statusState reads dlr's own state: whether it manages daemon.json, an
+// operation left pending, and the restores it checked.
+func (e *Env) statusState(s *StatusReport, r *Report) {
 	if st, err := (state.Store{Dir: e.Path(host.StateDir)}).Load(); err != nil {
 		s.Unknown = append(s.Unknown, "dlr state: "+err.Error())
 		s.StateUnknown = true
@@ -99,7 +106,6 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 	} else {
 		s.Restores = rs
 	}
-	return nil
 }
 
 // logBuffers reads the log FIFO sizes of the running containers, with

@@ -106,22 +106,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 	if err != nil {
 		r.Error = &ops.ErrorReport{ExitCode: code, Kind: kind, Message: err.Error()}
 	}
-	switch {
-	case fl.o.Quiet:
-	case fl.json:
-		writeJSON(stdout, r)
-	case cmd == "metrics" && err == nil:
-		if werr := metrics.Write(stdout, r.Metrics); werr != nil {
-			fmt.Fprintf(stderr, "dlr metrics: %v\n", werr)
-			return exitFailed
-		}
-	default:
-		writeText(stdout, stderr, r)
+	if !output(stdout, stderr, cmd, fl, r) {
+		return exitFailed
 	}
 	if fl.o.Quiet && err == nil && r.Status != nil && !r.Status.Effective {
 		return exitFailed
 	}
 	return code
+}
+
+// output prints the report: nothing with --quiet, JSON, the metrics in
+// Prometheus' text format, or text. It is false when the metrics could not
+// be written.
+func output(stdout, stderr io.Writer, cmd string, fl cliFlags, r *ops.Report) bool {
+	switch {
+	case fl.o.Quiet:
+	case fl.json:
+		writeJSON(stdout, r)
+	case cmd == "metrics" && r.Error == nil:
+		if err := metrics.Write(stdout, r.Metrics); err != nil {
+			fmt.Fprintf(stderr, "dlr metrics: %v\n", err)
+			return false
+		}
+	default:
+		writeText(stdout, stderr, r)
+	}
+	return true
 }
 
 // dispatch runs the command.
