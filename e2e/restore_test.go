@@ -167,10 +167,32 @@ func TestRestoreChecks(t *testing.T) {
 		}
 		metricsAccepted(t, g)
 		firewallFlushed(t, g, pids["web"])
+		pauseRearms(t, g, pids["hc"])
 		if restore.RearmSupported(st.Status.Restores[0].DaemonVersion) {
 			rearmOff(t, g)
 		}
 	})
+}
+
+// pauseRearms proves dlr's mend on this suite's Docker: docker pause +
+// unpause of the health-checked container keeps its PID and a probe
+// follows within two intervals (1 s each); it logs how long the container
+// was paused.
+func pauseRearms(t *testing.T, g *rig.Guest, pid string) {
+	t.Helper()
+	start := time.Now()
+	g.MustExec(t, "docker", "pause", "hc")
+	g.MustExec(t, "docker", "unpause", "hc")
+	paused := time.Since(start)
+	at := time.Now().Unix()
+	time.Sleep(2 * time.Second)
+	out := trimmed(t, g, "docker", "inspect", "-f", `{{range .State.Health.Log}}{{.Start.Unix}} {{end}}`, "hc")
+	f := strings.Fields(out)
+	newest, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+	if newest < at || containerPID(t, g, "hc") != pid {
+		t.Errorf("after pause+unpause: probes at %s (unpaused at %d), PID %s (was %s)", out, at, containerPID(t, g, "hc"), pid)
+	}
+	t.Logf("%s: docker pause + unpause of hc took %v (CLI round trips included); a probe followed, PID kept", g.Suite(), paused.Round(time.Millisecond))
 }
 
 // rearmOff: with the setting off (/etc/default/docker-liverestore), a
