@@ -298,10 +298,12 @@ func metricsAccepted(t *testing.T, g *rig.Guest) {
 		t.Error("promtool not installed on the host (apt-get install prometheus): dlr metrics is not checked")
 		return
 	}
+	start := time.Now()
 	code, out, errOut := dlr(t, g, "metrics")
 	if code != 0 {
 		t.Fatalf("dlr metrics: exit %d: %s", code, errOut)
 	}
+	t.Logf("%s: dlr metrics took %v (nsenter into the guest included)", g.Suite(), time.Since(start).Round(time.Millisecond))
 	for _, want := range []string{"dlr_live_restore_daemon 1", "dlr_watcher_up 1", `dlr_last_restore_problems{kind="port"} 0`, "dlr_last_restore_containers 4"} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("dlr metrics lacks %q:\n%s", want, out)
