@@ -52,7 +52,9 @@ type Options struct {
 	// Version is the running dockerd's version ("20.10.24+dfsg1").
 	Version string
 	Waits   Waits
-	// Parallel is how many containers are checked at once (16 when 0).
+	// Parallel is how many containers are checked at once (64 when 0):
+	// they mostly wait (for a probe, a port), and each wait reads dockerd
+	// at most ten times per health interval.
 	Parallel int
 }
 
@@ -117,7 +119,7 @@ func Check(ctx context.Context, before View, after []host.Container, back time.T
 	}
 	par := o.Parallel
 	if par <= 0 {
-		par = 16
+		par = 64
 	}
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
