@@ -63,6 +63,14 @@ func TestRestoreCost(t *testing.T) {
 			t.Logf("COST %s: %d containers: systemctl restart docker %v; checks took %.2f s (back %.2f s after dockerd went down), the watcher used %v of CPU; %d kept, %d mended, problems %v",
 				suite, want, took.Round(time.Millisecond), rec.CheckSeconds, rec.BackAt.Sub(rec.DownAt).Seconds(),
 				(watcherCPU(t, g) - cpu0).Round(time.Millisecond), rec.Kept, rec.Mended, rec.Problems)
+			if rec.Kept != want || rec.ProblemCount() != 0 {
+				t.Errorf("%d containers: %d kept, problems %v", want, rec.Kept, rec.Problems)
+			}
+		}
+		// Within its unit's limits (TasksMax=16, MemoryMax=32M) the
+		// watcher never died.
+		if n := trimmed(t, g, "systemctl", "show", "-p", "NRestarts", "--value", "docker-liverestore.service"); n != "0" {
+			t.Errorf("the watcher restarted %s times", n)
 		}
 	})
 }
