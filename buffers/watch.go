@@ -29,10 +29,11 @@ func (s engineEvents) Events(ctx context.Context, f map[string][]string) (EventS
 // EngineEvents is the event source of an Engine API client.
 func EngineEvents(c *engine.Client) EventSource { return engineEvents{c} }
 
-// watchFilters select the events after which a container has new FIFOs.
+// watchFilters select the events after which a container has new FIFOs
+// (start, exec_start), or what runs has changed (for Changed).
 var watchFilters = map[string][]string{
 	"type":  {"container"},
-	"event": {"start", "exec_start"},
+	"event": {"start", "exec_start", "die", "destroy", "pause", "unpause"},
 }
 
 // regrow are the delays after an event (or a connection) at which the
@@ -65,6 +66,15 @@ type Watcher struct {
 
 	Poll, BackoffMin, BackoffMax time.Duration
 	GrowTimeout                  time.Duration
+
+	// Hooks, each optional, each called in the watcher's goroutine (so
+	// each returns at once and does its work in the background):
+	// Connected when the event stream is open, with dockerd's PID and
+	// socket; Changed after a container event that changes what runs
+	// (start, die, destroy, pause, unpause); Lost when the stream ends.
+	Connected func(ctx context.Context, pid int, socket string)
+	Changed   func()
+	Lost      func()
 
 	last map[string]string // what was last logged, per topic
 }
@@ -133,29 +143,19 @@ func (w *Watcher) follow(ctx context.Context, pid int) (bool, error) {
 	}
 	defer stream.Close()
 	w.logOnce("stream", "following events on %s; log FIFOs in %s (exec root from %s)", socket, Dir(dir), source)
+	if w.Connected != nil {
+		w.Connected(ctx, pid, socket)
+	}
+	if w.Lost != nil {
+		defer w.Lost()
+	}
 
 	// Events are read in their own goroutine so that growth can be
 	// retried: Docker 20.10 sends exec_start before it creates the exec
 	// session's FIFOs, and a FIFO grown before its first real opener holds
 	// it loses the size. Each container is grown again after each delay in
 	// regrow; growing is idempotent.
-	events := make(chan engine.Event)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			e, err := stream.Next()
-			if err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case events <- e:
-			case <-ctx.Done():
-				errc <- ctx.Err()
-				return
-			}
-		}
-	}()
+	events, errc := readEvents(ctx, stream)
 	type retry struct {
 		id string
 		at time.Time
@@ -184,6 +184,12 @@ func (w *Watcher) follow(ctx context.Context, pid int) (bool, error) {
 				w.grow(ctx, dir, e.Actor.ID)
 				schedule(e.Actor.ID)
 			}
+			switch e.Verb() {
+			case "start", "die", "destroy", "pause", "unpause":
+				if w.Changed != nil {
+					w.Changed()
+				}
+			}
 		case <-tick.C:
 			now, kept := time.Now(), retries[:0]
 			done := map[string]bool{}
@@ -199,6 +205,29 @@ func (w *Watcher) follow(ctx context.Context, pid int) (bool, error) {
 			retries = kept
 		}
 	}
+}
+
+// readEvents reads the stream in its own goroutine until it fails or ctx
+// ends; the error comes on the second channel.
+func readEvents(ctx context.Context, stream EventStream) (<-chan engine.Event, <-chan error) {
+	events := make(chan engine.Event)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			e, err := stream.Next()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case events <- e:
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
+		}
+	}()
+	return events, errc
 }
 
 // grow grows one container's streams (all, if id is ""), within the budget

@@ -558,18 +558,6 @@ func debField(t *testing.T, file, field string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// waitFor polls cond every 200 ms until it holds or d has passed.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // matrixTable renders MATRIX rows as a Markdown table.
 func matrixTable(rows []string) string {
 	cols := []string{"scenario", "step", "mode", "container", "pid", "restarts", "log_gap", "port", "health", "containerd", "dockerd"}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Info is the part of GET /info that dlr reads.
@@ -66,6 +67,60 @@ type ContainerDetail struct {
 	State      ContainerState `json:"State"`
 	HostConfig HostConfig     `json:"HostConfig"`
 	Mounts     []MountPoint   `json:"Mounts"`
+	// RestartCount is how many times dockerd restarted the container
+	// (its restart policy); a restore keeps it.
+	RestartCount    int             `json:"RestartCount"`
+	LogPath         string          `json:"LogPath"` // the json-file log; "" for other drivers
+	Config          ContainerConfig `json:"Config"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+}
+
+// ContainerConfig is the part of a container's configuration dlr reads.
+type ContainerConfig struct {
+	Healthcheck *HealthConfig `json:"Healthcheck"` // nil: the image's, or none
+}
+
+// HealthConfig is a container's health check; durations in nanoseconds,
+// 0 meaning Docker's default (30 s interval and timeout).
+type HealthConfig struct {
+	Test        []string `json:"Test"` // ["NONE"] disables the image's check
+	Interval    int64    `json:"Interval"`
+	Timeout     int64    `json:"Timeout"`
+	StartPeriod int64    `json:"StartPeriod"`
+}
+
+// Health is a container's health state: its status and its last probes
+// (Docker keeps five).
+type Health struct {
+	Status        string      `json:"Status"` // "starting", "healthy", "unhealthy"
+	FailingStreak int         `json:"FailingStreak"`
+	Log           []HealthLog `json:"Log"`
+}
+
+// HealthLog is one probe.
+type HealthLog struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+}
+
+// NetworkSettings are a container's published ports and networks.
+type NetworkSettings struct {
+	// Ports maps "8080/tcp" to its host bindings (nil when not published).
+	Ports    map[string][]PortBinding   `json:"Ports"`
+	Networks map[string]EndpointSetting `json:"Networks"` // by network name
+}
+
+// PortBinding is one host side of a published port.
+type PortBinding struct {
+	HostIP   string `json:"HostIp"` // "0.0.0.0", "::", "127.0.0.1", or ""
+	HostPort string `json:"HostPort"`
+}
+
+// EndpointSetting is a container's place on one network.
+type EndpointSetting struct {
+	NetworkID string `json:"NetworkID"`
+	IPAddress string `json:"IPAddress"`
 }
 
 // LogDriver returns the container's log driver, e.g. "json-file".
@@ -77,6 +132,9 @@ type ContainerState struct {
 	Running bool   `json:"Running"`
 	Paused  bool   `json:"Paused"`
 	Pid     int    `json:"Pid"` // 0 when not running
+	// StartedAt is when the container's process started.
+	StartedAt time.Time `json:"StartedAt"`
+	Health    *Health   `json:"Health"` // nil without a health check
 }
 
 // HostConfig is the part of a container's host configuration dlr reads.
@@ -202,4 +260,39 @@ func (c *Client) Network(ctx context.Context, name string) (Network, error) {
 	var n Network
 	err := c.get(cl, "/networks/"+pathEscape(name), true, &n)
 	return n, err
+}
+
+// Pause freezes a container's processes (POST /containers/{id}/pause);
+// Unpause thaws them. dlr uses the pair to re-arm the health monitor of a
+// restored container on Docker before 23.0 (moby/moby#41871): the process
+// is frozen for the time between the two calls and keeps its PID.
+func (c *Client) Pause(ctx context.Context, id string) error {
+	return c.post(ctx, id, "pause")
+}
+
+// Unpause thaws a paused container (POST /containers/{id}/unpause).
+func (c *Client) Unpause(ctx context.Context, id string) error {
+	return c.post(ctx, id, "unpause")
+}
+
+// post sends POST /containers/{id}/{verb} without a body and wants 2xx.
+func (c *Client) post(ctx context.Context, id, verb string) error {
+	if id == "" {
+		return errors.New(verb + " a container: empty container ID")
+	}
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	v, err := c.apiVersion(cl)
+	if err != nil {
+		return err
+	}
+	path := "/containers/" + pathEscape(id) + "/" + verb
+	if v != "" {
+		path = "/v" + v + path
+	}
+	resp, _, err := c.sendMethod(cl, "POST", path)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }

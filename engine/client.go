@@ -159,8 +159,13 @@ func (c *Client) get(cl call, path string, versioned bool, out any) error {
 // 2xx; the caller closes its body. Any other status is a *StatusError: a
 // redirect (3xx) is not followed, as it would leave the socket.
 func (c *Client) send(cl call, path string) (*response, string, error) {
-	endpoint := "GET " + path
-	resp, err := c.roundTrip(cl.ctx, path)
+	return c.sendMethod(cl, "GET", path)
+}
+
+// sendMethod is send with another method (POST without a body).
+func (c *Client) sendMethod(cl call, method, path string) (*response, string, error) {
+	endpoint := method + " " + path
+	resp, err := c.exchange(cl.ctx, method, path)
 	if err != nil {
 		return nil, endpoint, c.fail(cl, endpoint, err)
 	}

@@ -316,9 +316,10 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ContainerDetail{
-		ID:    "4fa6e0f0c6786287e131c3852c58a2e01cc697a68231826813597e4994f1d6e2",
-		Name:  "/web",
-		State: ContainerState{Status: "running", Running: true, Pid: 23817},
+		ID:   "4fa6e0f0c6786287e131c3852c58a2e01cc697a68231826813597e4994f1d6e2",
+		Name: "/web",
+		State: ContainerState{Status: "running", Running: true, Pid: 23817,
+			StartedAt: time.Date(2025, 8, 19, 7, 28, 20, 530131797, time.UTC)},
 		HostConfig: HostConfig{
 			RestartPolicy: RestartPolicy{Name: "unless-stopped"},
 			LogConfig:     LogConfig{Type: "local", Config: map[string]string{"max-size": "20m"}},
@@ -606,5 +607,46 @@ func TestNewDefaults(t *testing.T) {
 	c := New("")
 	if c.Socket() != DefaultSocket || c.timeout != DefaultTimeout {
 		t.Errorf("New(\"\") = socket %q, timeout %v", c.Socket(), c.timeout)
+	}
+}
+
+// TestPauseUnpause: the two POSTs go to the versioned container paths with
+// an empty body, a 204 is success, and the daemon's error comes back.
+func TestPauseUnpause(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_ping" {
+			w.Header().Set("Api-Version", "1.41")
+			io.WriteString(w, "OK")
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, len(body)))
+		mu.Unlock()
+		if strings.Contains(r.URL.Path, "/gone/") {
+			writeError(w, http.StatusNotFound, "No such container: gone")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	if err := c.Pause(t.Context(), "web"); err != nil {
+		t.Fatalf("Pause: %v", err)
+	}
+	if err := c.Unpause(t.Context(), "web"); err != nil {
+		t.Fatalf("Unpause: %v", err)
+	}
+	err := c.Pause(t.Context(), "gone")
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != 404 || !strings.Contains(err.Error(), "No such container") || se.Endpoint != "POST /v1.41/containers/gone/pause" {
+		t.Errorf("Pause(gone) = %v; want the daemon's 404", err)
+	}
+	if err := c.Unpause(t.Context(), ""); err == nil {
+		t.Error("Unpause(\"\") succeeded")
+	}
+	want := []string{"POST /v1.41/containers/web/pause 0", "POST /v1.41/containers/web/unpause 0", "POST /v1.41/containers/gone/pause 0"}
+	if !reflect.DeepEqual(seen, want) {
+		t.Errorf("requests %q, want %q", seen, want)
 	}
 }

@@ -88,6 +88,15 @@ func (h header) values(name string) []string {
 // any read or write in progress, which then fails with ctx's error.
 // Failures to connect are *dialError.
 func (c *Client) roundTrip(ctx context.Context, path string) (*response, error) {
+	return c.exchange(ctx, "GET", path)
+}
+
+// exchange is roundTrip with another method: GET, or POST without a body
+// (pause, unpause).
+func (c *Client) exchange(ctx context.Context, method, path string) (*response, error) {
+	if method != "GET" && method != "POST" {
+		return nil, fmt.Errorf("method %q: want GET or POST", method)
+	}
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -106,7 +115,11 @@ func (c *Client) roundTrip(ctx context.Context, path string) (*response, error) 
 		return conn.Close()
 	}
 	rw := ctxConn{ctx: ctx, conn: conn}
-	req := "GET " + path + " HTTP/1.1\r\nHost: docker\r\nUser-Agent: dlr\r\nConnection: close\r\n\r\n"
+	req := method + " " + path + " HTTP/1.1\r\nHost: docker\r\nUser-Agent: dlr\r\nConnection: close\r\n"
+	if method == "POST" {
+		req += "Content-Length: 0\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(rw, req); err != nil {
 		closeConn()
 		return nil, fmt.Errorf("sending the request: %w", err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/docker-liverestore/dlr/atomicfile"
@@ -176,4 +177,14 @@ func (e *Env) SwarmStateFile(f *Facts, cfg *Config) string {
 		return p
 	}
 	return ""
+}
+
+// IptablesOff reports whether the file tells dockerd not to manage
+// iptables ("iptables": false): then it writes no DNAT rules.
+func (c *Config) IptablesOff() bool {
+	if c == nil {
+		return false
+	}
+	raw, ok := c.Doc.Lookup("iptables")
+	return ok && strings.TrimSpace(string(raw)) == "false"
 }

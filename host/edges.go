@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +23,8 @@ import (
 // API, bounded by its named timeout.
 
 // realContainers lists the running containers with their PIDs, restart
-// policies and whether they publish ports: one listing for every command
-// that needs it (check, drill).
+// policies, published ports, health checks and networks: one listing for
+// every command that needs it (check, drill, the restore checks).
 func (e *Env) realContainers(ctx context.Context, socket string) ([]Container, error) {
 	c := engine.New(socket)
 	defer c.Close()
@@ -38,27 +39,107 @@ func (e *Env) realContainers(ctx context.Context, socket string) ([]Container, e
 		return nil, err
 	}
 	var out []Container
-	for i, ct := range list {
-		d := details[i]
+	for _, d := range details {
 		if d == nil {
 			continue // removed since the listing
 		}
-		if !d.State.Running || d.State.Pid == 0 {
-			continue
+		if f := containerOf(*d); f != nil {
+			out = append(out, *f)
 		}
-		name := ct.ID
-		if len(ct.Names) > 0 {
-			name = ct.Names[0]
-		}
-		f := Container{ID: ct.ID, Name: strings.TrimPrefix(name, "/"), PID: d.State.Pid, RestartPolicy: d.HostConfig.RestartPolicy.Name}
-		for _, p := range ct.Ports {
-			if p.PublicPort != 0 {
-				f.Published = true
-			}
-		}
-		out = append(out, f)
 	}
 	return out, nil
+}
+
+// realInspect reads one container; nil when it is gone or not running.
+func (e *Env) realInspect(ctx context.Context, socket, id string) (*Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.T.Call)
+	defer cancel()
+	d, err := engine.New(socket).Inspect(ctx, id)
+	var se *engine.StatusError
+	if errors.As(err, &se) && se.StatusCode == 404 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return containerOf(d), nil
+}
+
+// realPause pauses or unpauses a container.
+func (e *Env) realPause(ctx context.Context, socket, id string, pause bool) error {
+	ctx, cancel := context.WithTimeout(ctx, e.T.Call)
+	defer cancel()
+	if pause {
+		return engine.New(socket).Pause(ctx, id)
+	}
+	return engine.New(socket).Unpause(ctx, id)
+}
+
+// containerOf is a running container as dlr sees it (nil if not running).
+func containerOf(d engine.ContainerDetail) *Container {
+	if !d.State.Running || d.State.Pid == 0 {
+		return nil
+	}
+	name := strings.TrimPrefix(d.Name, "/")
+	if name == "" {
+		name = d.ID
+	}
+	f := &Container{ID: d.ID, Name: name, PID: d.State.Pid, RestartPolicy: d.HostConfig.RestartPolicy.Name,
+		RestartCount: d.RestartCount, StartedAt: d.State.StartedAt, Paused: d.State.Paused, LogPath: d.LogPath}
+	if h := d.State.Health; h != nil {
+		f.Health = &Health{Status: h.Status, Interval: 30 * time.Second, Timeout: 30 * time.Second}
+		if hc := d.Config.Healthcheck; hc != nil {
+			if hc.Interval > 0 {
+				f.Health.Interval = time.Duration(hc.Interval)
+			}
+			if hc.Timeout > 0 {
+				f.Health.Timeout = time.Duration(hc.Timeout)
+			}
+		}
+		for _, p := range h.Log {
+			if p.Start.After(f.Health.LastProbe) {
+				f.Health.LastProbe = p.Start
+			}
+		}
+	}
+	f.Ports = portsOf(d.NetworkSettings.Ports)
+	f.Published = len(f.Ports) > 0
+	for name := range d.NetworkSettings.Networks {
+		if name != "bridge" && name != "host" && name != "none" {
+			f.Networks = append(f.Networks, name)
+		}
+	}
+	sort.Strings(f.Networks)
+	return f
+}
+
+// portsOf lists the host sides of published ports ("8080/tcp" -> bindings),
+// sorted.
+func portsOf(m map[string][]engine.PortBinding) []Port {
+	var out []Port
+	for key, bs := range m {
+		num, proto, _ := strings.Cut(key, "/")
+		private, _ := strconv.Atoi(num)
+		if proto == "" {
+			proto = "tcp"
+		}
+		for _, b := range bs {
+			if hp, err := strconv.Atoi(b.HostPort); err == nil && hp > 0 {
+				out = append(out, Port{HostIP: b.HostIP, HostPort: hp, Proto: proto, Private: private})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.HostPort != b.HostPort {
+			return a.HostPort < b.HostPort
+		}
+		if a.Proto != b.Proto {
+			return a.Proto < b.Proto
+		}
+		return a.HostIP < b.HostIP
+	})
+	return out
 }
 
 // realBridge returns the gateways of the default bridge network.

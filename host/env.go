@@ -57,6 +57,29 @@ type Container struct {
 	PID           int
 	RestartPolicy string
 	Published     bool
+	// What a restore check compares (see package restore).
+	RestartCount int
+	StartedAt    time.Time
+	Paused       bool
+	Health       *Health  // nil without a health check
+	Ports        []Port   // the published ports' host sides
+	Networks     []string // user-defined networks (not bridge, host, none)
+	LogPath      string   // the json-file log, "" for other drivers
+}
+
+// Health is a container's health check and its last probe.
+type Health struct {
+	Status            string // "starting", "healthy", "unhealthy"
+	Interval, Timeout time.Duration
+	LastProbe         time.Time // start of the newest probe; zero if none yet
+}
+
+// Port is the host side of one published port.
+type Port struct {
+	HostIP   string // as Docker has it: "0.0.0.0", "::", "127.0.0.1", ""
+	HostPort int
+	Proto    string // "tcp", "udp", "sctp"
+	Private  int    // the container's port
 }
 
 // Timeouts are every time limit dlr sets, named once.
@@ -72,6 +95,15 @@ type Timeouts struct {
 	Version  time.Duration // dockerd --version
 	List     time.Duration // listing containers
 	Start    time.Duration // the drill: starting docker again
+	// After a restore: how long a published port may take to accept a
+	// connection (docker-proxy is restarted by dockerd), the embedded DNS
+	// to answer, a logging container's log to grow; a health check is
+	// given its own interval + timeout + Probe.
+	Port, DNS, Logs, Probe time.Duration
+	// RestoreCheck bounds a whole restore check (all containers).
+	RestoreCheck time.Duration
+	// Metrics is how often the watcher rewrites the textfile.
+	Metrics time.Duration
 	// The watcher's pace: how often it looks at docker.service while
 	// dockerd is down (and its first wait after a failed connection), and
 	// the longest wait after failed connections.
@@ -92,8 +124,16 @@ func DefaultTimeouts() Timeouts {
 		Version:  10 * time.Second,
 		List:     15 * time.Second,
 		Start:    90 * time.Second,
-		Poll:     time.Second,
-		Backoff:  10 * time.Second,
+		Port:     5 * time.Second,
+		DNS:      5 * time.Second,
+		Logs:     5 * time.Second,
+		Probe:    2 * time.Second,
+		// Docker's default health check: 30 s interval + 30 s timeout,
+		// twice (once more after a re-arm), and slack.
+		RestoreCheck: 3 * time.Minute,
+		Metrics:      time.Minute,
+		Poll:         time.Second,
+		Backoff:      10 * time.Second,
 	}
 }
 
@@ -123,6 +163,17 @@ type Env struct {
 	// Containers lists the running containers (call only while dockerd
 	// runs).
 	Containers func(ctx context.Context, socket string) ([]Container, error)
+	// Inspect reads one container (nil, nil when it is gone or not
+	// running).
+	Inspect func(ctx context.Context, socket, id string) (*Container, error)
+	// Pause pauses (pause true) or unpauses a container.
+	Pause func(ctx context.Context, socket, id string, pause bool) error
+	// NATPorts returns the host ports of the DNAT rules in iptables' nat
+	// DOCKER chain (iptables -t nat -S DOCKER).
+	NATPorts func(ctx context.Context) (map[int]bool, error)
+	// DNS asks the DNS server at 127.0.0.11:53 inside the network
+	// namespace of process pid for name, and returns the answer's rcode.
+	DNS func(ctx context.Context, pid int, name string) (rcode int, err error)
 	// Bridge returns the default bridge network's gateways.
 	Bridge func(ctx context.Context, socket string) ([]string, error)
 	// Journal returns the errors unit logged since a time.
@@ -161,6 +212,10 @@ func New() *Env {
 		Events: func(socket string) buffers.EventSource { return buffers.EngineEvents(engine.New(socket)) },
 	}
 	e.Containers = e.realContainers
+	e.Inspect = e.realInspect
+	e.Pause = e.realPause
+	e.NATPorts = e.realNATPorts
+	e.DNS = e.realDNS
 	e.Bridge = e.realBridge
 	e.Journal = e.readJournal
 	e.DockerdValidate = e.runDockerdValidate

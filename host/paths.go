@@ -13,13 +13,22 @@ const (
 	DefaultExecRoot = "/var/run/docker" // dockerd's --exec-root default
 	StateDir        = "/var/lib/docker-liverestore"
 	LockFile        = "/run/docker-liverestore/lock"
-	ProcDir         = "/proc"
-	ProcSysDir      = "/proc/sys"
-	RunSystemd      = "/run/systemd/system" // exists when systemd is PID 1
-	UnitDir         = "/etc/systemd/system" // where dlr writes its drop-ins
-	VendorUnitDir   = "/usr/lib/systemd/system"
-	LibUnitDir      = "/lib/systemd/system" // Debian's packages' unit dir (= /usr/lib where /usr is merged)
-	CgroupRoot      = "/sys/fs/cgroup"
+	// RestoreLock is held by whoever checks a restore (the drill from
+	// before its outage to the end of its checks, the watcher while it
+	// checks), so that one restore is checked, and mended, once.
+	RestoreLock = "/run/docker-liverestore/restore.lock"
+	BootID      = "/proc/sys/kernel/random/boot_id"
+	// TextfileDir is prometheus-node-exporter's textfile directory on
+	// Debian; the watcher writes MetricsFile there when it exists.
+	TextfileDir   = "/var/lib/prometheus/node-exporter"
+	MetricsFile   = "docker-liverestore.prom"
+	ProcDir       = "/proc"
+	ProcSysDir    = "/proc/sys"
+	RunSystemd    = "/run/systemd/system" // exists when systemd is PID 1
+	UnitDir       = "/etc/systemd/system" // where dlr writes its drop-ins
+	VendorUnitDir = "/usr/lib/systemd/system"
+	LibUnitDir    = "/lib/systemd/system" // Debian's packages' unit dir (= /usr/lib where /usr is merged)
+	CgroupRoot    = "/sys/fs/cgroup"
 
 	DockerService     = "docker.service"
 	SnapDockerService = "snap.docker.dockerd.service"

@@ -105,7 +105,13 @@ func Watch(ctx context.Context, e *Env, o Options, log io.Writer) error {
 		BackoffMax:  e.T.Backoff,
 		GrowTimeout: e.T.Grow,
 	}
-	return w.Run(ctx)
+	rw := newRestoreWatch(e, o, log)
+	w.Connected, w.Changed, w.Lost = rw.connected, rw.changed, rw.lost
+	done := make(chan struct{})
+	go func() { rw.run(ctx); close(done) }()
+	err = w.Run(ctx)
+	<-done
+	return err
 }
 
 // running tells the watcher whether dockerd runs, so that connecting to

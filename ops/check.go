@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
@@ -49,8 +51,9 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 	}
 	e.checkUnits(ctx, c, f)
 	if info != nil && e.Containers != nil {
-		e.checkContainers(ctx, c, f)
+		e.checkContainers(ctx, c, f, cfg, lr.DaemonOn)
 	}
+	c.add(e.lastRestore())
 	if info != nil && e.DockerdVersion != nil && len(f.UnitCmd.Args) > 0 {
 		installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
 		c.add(guard.VersionSkew(info.Version, installed, err))
@@ -112,13 +115,14 @@ func (e *Env) checkUnits(ctx context.Context, c *CheckReport, f *host.Facts) {
 
 // checkContainers checks the running containers' restart policies and
 // published ports.
-func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts) {
+func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts, cfg *host.Config, liveRestoreOn bool) {
 	cs, err := e.Containers(ctx, f.Socket)
 	if err != nil {
 		c.add(guard.Finding{Rule: "restart-policy", Severity: guard.Skip, Title: "running containers have a restart policy", Message: err.Error()})
 		return
 	}
 	var none, published []string
+	var ports []guard.PublishedPort
 	for _, ct := range cs {
 		if ct.RestartPolicy == "" || ct.RestartPolicy == "no" {
 			none = append(none, ct.Name)
@@ -126,7 +130,40 @@ func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts
 		if ct.Published {
 			published = append(published, ct.Name)
 		}
+		for _, p := range ct.Ports {
+			ports = append(ports, guard.PublishedPort{Container: ct.Name, HostPort: p.HostPort, Proto: p.Proto})
+		}
 	}
 	c.add(guard.RestartPolicies(none))
 	c.add(guard.PublishedPorts(published))
+	if len(ports) > 0 && e.NATPorts != nil {
+		c.add(guard.FirewallRules(ports, e.nat(ctx, cfg), liveRestoreOn))
+	}
+}
+
+// nat reads iptables' nat DOCKER chain for the firewall-rules rule.
+func (e *Env) nat(ctx context.Context, cfg *host.Config) guard.NAT {
+	if cfg.IptablesOff() {
+		return guard.NAT{IptablesOff: true}
+	}
+	ports, err := e.NATPorts(ctx)
+	switch {
+	case errors.Is(err, host.ErrNoDockerChain):
+		return guard.NAT{ChainMissing: true}
+	case err != nil:
+		return guard.NAT{Err: err.Error()}
+	}
+	return guard.NAT{Ports: ports}
+}
+
+// lastRestore judges the newest restore record.
+func (e *Env) lastRestore() guard.Finding {
+	last, err := e.restoreStore().Last()
+	if err != nil {
+		return guard.Finding{Rule: "last-restore", Severity: guard.Skip, Title: "last restore kept containers whole", Message: err.Error()}
+	}
+	if last == nil {
+		return guard.LastRestore("", 0, 0, nil, 0)
+	}
+	return guard.LastRestore(last.BackAt.UTC().Format(time.RFC3339), last.Containers, last.Kept, last.Problems, last.Mended)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/restore"
 )
 
 // The drill: `dlr drill [--seconds N] [--yes]` stops docker.service and
@@ -52,6 +53,13 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 	if err := d.confirm(ctx, o); err != nil {
 		return err
 	}
+	// Held until the checks are done: the watcher, which sees the same
+	// restore, waits and then leaves it to the drill.
+	unlock, err := e.lockRestore(ctx, e.T.Lock)
+	if err != nil {
+		return failed("%v; nothing was stopped", err)
+	}
+	defer unlock()
 	// Grow the log FIFOs; a failure is a warning, not a reason to refuse.
 	sub := NewReport("buffers")
 	if err := Buffers(ctx, e, o, sub); err != nil {
@@ -67,7 +75,40 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 	if err := d.outage(ctx, r); err != nil {
 		return err
 	}
-	return d.compare(context.WithoutCancel(ctx))
+	cerr := d.compare(context.WithoutCancel(ctx))
+	if rep := d.rep; rep.Interrupted || rep.back.IsZero() {
+		return cerr
+	}
+	return d.checkRestore(context.WithoutCancel(ctx), o, r, cerr)
+}
+
+// checkRestore runs the restore checks of package restore on the drill's
+// own outage, records them, and fails on a problem (after compare's own
+// failure, if any).
+func (d *drill) checkRestore(ctx context.Context, o Options, r *Report, cerr error) error {
+	e := d.e
+	e.Progress.Show("checking the restored containers ...")
+	defer e.Progress.Done()
+	pid := 0
+	cctx, cancel := context.WithTimeout(ctx, e.T.Call)
+	if u, err := d.f.SD.Unit(cctx, d.svc); err == nil {
+		pid = int(u.MainPID)
+	}
+	cancel()
+	opts := e.restoreOptions("drill", d.f.Config, !o.NoRearm, d.rep.version, d.rep.StoppedAt)
+	rec, err := e.checkRestore(ctx, d.view, d.f.Socket, pid, d.rep.back, opts)
+	if rec.Containers > 0 || err == nil {
+		r.Restore = &rec
+	}
+	switch {
+	case cerr != nil:
+		return cerr
+	case err != nil:
+		return failed("%v", err)
+	case rec.ProblemCount() > 0:
+		return failed("the restore check found problems: %s (see above; docs/restore-checks.md)", RestoreSummary(rec))
+	}
+	return nil
 }
 
 // drill is one drill under way.
@@ -77,6 +118,7 @@ type drill struct {
 	svc        string
 	socketUnit string // docker.socket where it exists, else ""
 	before     []DrillContainer
+	view       restore.View // before, for the restore checks
 	rep        *DrillReport
 }
 
@@ -108,9 +150,10 @@ func (e *Env) drillPreflight(ctx context.Context, f *host.Facts) (*drill, error)
 	if !info.LiveRestore {
 		return nil, refused("live restore is not active in the running dockerd (LiveRestoreEnabled false): the containers would stop with it; run `dlr enable` first (see `dlr status`)")
 	}
-	if d.before, err = e.listRunning(ctx, f.Socket); err != nil {
+	if d.view, err = e.view(ctx, f.Socket, f.PID); err != nil {
 		return nil, failed("listing the running containers: %v; nothing was stopped", err)
 	}
+	d.before = drillContainers(d.view.Containers)
 	// docker.socket, where it exists (Snap's dockerd and some packagings
 	// have none).
 	if d.svc != host.SnapDockerService {
@@ -248,8 +291,9 @@ func (d *drill) compare(ctx context.Context) error {
 	vctx, cancel := context.WithTimeout(ctx, e.T.Verify)
 	defer cancel()
 	for {
-		_, err := e.Info(vctx, d.f.Socket)
+		info, err := e.Info(vctx, d.f.Socket)
 		if err == nil {
+			rep.back, rep.version = e.Now(), info.Version
 			break
 		}
 		if vctx.Err() != nil {
@@ -299,9 +343,13 @@ func (e *Env) listRunning(ctx context.Context, socket string) ([]DrillContainer,
 	if err != nil {
 		return nil, err
 	}
+	return drillContainers(cs), nil
+}
+
+func drillContainers(cs []host.Container) []DrillContainer {
 	var out []DrillContainer
 	for _, c := range cs {
 		out = append(out, DrillContainer{ID: c.ID, Name: c.Name, Pid: c.PID})
 	}
-	return out, nil
+	return out
 }

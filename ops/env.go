@@ -72,6 +72,8 @@ type Options struct {
 	// drill
 	Seconds int
 	Yes     bool
+	// watch, drill: do not re-arm frozen health checks (pause/unpause)
+	NoRearm bool
 }
 
 // mutate is the start of every command that changes the host: it needs

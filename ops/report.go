@@ -6,6 +6,8 @@ import (
 
 	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/guard"
+	"github.com/docker-liverestore/dlr/metrics"
+	"github.com/docker-liverestore/dlr/restore"
 )
 
 // SchemaVersion is the version of dlr's --json output. Fields are only ever
@@ -40,6 +42,10 @@ type Report struct {
 	Validate *ValidateReport   `json:"validate,omitempty"`
 	Check    *CheckReport      `json:"check,omitempty"`
 	Drill    *DrillReport      `json:"drill,omitempty"`
+	// Restore is the drill's restore check.
+	Restore *restore.Record `json:"restore,omitempty"`
+	// Metrics is `dlr metrics`' output.
+	Metrics []metrics.Metric `json:"metrics,omitempty"`
 
 	diffOrder []string
 }
@@ -136,6 +142,10 @@ type StatusReport struct {
 	// (F_GETPIPE_SZ); a full FIFO blocks the container while dockerd is
 	// down, so its size bounds the outage it rides out at a given log rate.
 	LogBuffers []LogBuffer `json:"log_buffers,omitempty"`
+
+	// Restores are the last restores dlr checked, oldest first (dlr watch
+	// and dlr drill record them), with every container's checks.
+	Restores []restore.Record `json:"restores,omitempty"`
 
 	// Unknown lists what status could not find out, and why.
 	Unknown []string `json:"unknown,omitempty"`
@@ -238,4 +248,7 @@ type DrillReport struct {
 	Downtime    float64       `json:"downtime_seconds"` // stop job begun to /info answering again
 	Containers  []DrillResult `json:"containers"`
 	Survived    int           `json:"survived"`
+
+	back    time.Time // when dockerd answered again
+	version string    // its version then
 }

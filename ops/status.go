@@ -81,6 +81,13 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			s.PipeMaxSizeBoot = n
 		}
 	}
+	e.statusState(s, r)
+	return nil
+}
+
+// statusState reads dlr's own state: whether it manages daemon.json, an
+// operation left pending, and the restores it checked.
+func (e *Env) statusState(s *StatusReport, r *Report) {
 	if st, err := (state.Store{Dir: e.Path(host.StateDir)}).Load(); err != nil {
 		s.Unknown = append(s.Unknown, "dlr state: "+err.Error())
 		s.StateUnknown = true
@@ -94,7 +101,11 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			r.Warn("%s", s.Pending)
 		}
 	}
-	return nil
+	if rs, err := e.restoreStore().Records(); err != nil {
+		s.Unknown = append(s.Unknown, "restores: "+err.Error())
+	} else {
+		s.Restores = rs
+	}
 }
 
 // logBuffers reads the log FIFO sizes of the running containers, with

@@ -33,7 +33,7 @@ func TestBareEnableInstallsTheWatcher(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("enable: exit %d\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(e.read(bareUnit), "ExecStart=/usr/local/bin/dlr watch\n") || !strings.HasPrefix(e.read(bareUnit), "# Written by dlr") {
+	if !strings.Contains(e.read(bareUnit), "ExecStart=/usr/local/bin/dlr watch $DLR_WATCH_OPTS\n") || !strings.HasPrefix(e.read(bareUnit), "# Written by dlr") {
 		t.Errorf("unit:\n%s", e.read(bareUnit))
 	}
 	if got, err := os.Readlink(filepath.Join(e.dir, bareLink)); err != nil || got != "/etc/systemd/system/"+host.WatcherService {

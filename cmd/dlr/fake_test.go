@@ -43,6 +43,7 @@ type fakeDaemon struct {
 	gpu         host.GPUReport       // what GPUContainers answers
 	gpuCalls    int
 	root        string // the test host's root (units installed there)
+	version     string // "" is 26.1.5
 
 	daemonReloads    int
 	unitPath         []string
@@ -162,7 +163,11 @@ func (f *fakeDaemon) Info(ctx context.Context) (host.Info, error) {
 	if f.infoErr != nil {
 		return host.Info{}, f.infoErr
 	}
-	return host.Info{LiveRestore: f.liveRestore && !f.infoStale, Version: "26.1.5", SwarmState: f.swarm,
+	version := f.version
+	if version == "" {
+		version = "26.1.5"
+	}
+	return host.Info{LiveRestore: f.liveRestore && !f.infoStale, Version: version, SwarmState: f.swarm,
 		Running: f.running, Mirrors: f.mirrors, Debug: f.debug}, nil
 }
 

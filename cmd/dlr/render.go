@@ -6,9 +6,11 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/ops"
+	"github.com/docker-liverestore/dlr/restore"
 )
 
 // writeJSON prints the report as JSON (docs/json.md).
@@ -44,6 +46,9 @@ func writeText(out, stderr io.Writer, r *ops.Report) error {
 	}
 	if r.Drill != nil {
 		writeDrill(stdout, r.Drill)
+	}
+	if r.Restore != nil {
+		writeRestore(stdout, r.Restore)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(stdout, "%s\n", n)
@@ -148,6 +153,10 @@ func writeStatus(w io.Writer, s *ops.StatusReport) {
 		managed = "unknown (see below)"
 	}
 	row("managed by dlr:", "%s", managed)
+	if n := len(s.Restores); n > 0 {
+		last := s.Restores[n-1]
+		row("last restore:", "%s (%s): %s", last.BackAt.UTC().Format(time.RFC3339), last.Trigger, ops.RestoreSummary(last))
+	}
 	for _, c := range s.Conflicts {
 		row("CONFLICT:", "%s", c)
 	}
@@ -222,4 +231,29 @@ func writeDrill(w io.Writer, d *ops.DrillReport) {
 	}
 	fmt.Fprintf(w, "daemon downtime: %.2f s (%s); %d of %d containers kept running with the same PID\n",
 		d.Downtime, how, d.Survived, len(d.Containers))
+}
+
+// writeRestore prints a restore check: one line per problem or mend, then
+// the summary.
+func writeRestore(w io.Writer, rec *restore.Record) {
+	paint := colourFor(w)
+	for _, r := range rec.Results {
+		for _, it := range r.Items {
+			word := ""
+			switch it.Result {
+			case restore.Problem:
+				word = paint(red, "PROBLEM")
+			case restore.Mended:
+				word = paint(yellow, "MENDED")
+			default:
+				continue
+			}
+			what := it.Check
+			if it.Subject != "" {
+				what += " " + it.Subject
+			}
+			fmt.Fprintf(w, "%s  %s: %s: %s\n", word, r.Name, what, it.Detail)
+		}
+	}
+	fmt.Fprintf(w, "restore check: %s (%.2f s)\n", ops.RestoreSummary(*rec), rec.CheckSeconds)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/metrics"
 	"github.com/docker-liverestore/dlr/ops"
 	"github.com/spf13/pflag"
 )
@@ -21,9 +22,10 @@ Usage:
   dlr disable [--dry-run] [--no-reload] [--json] [--force]
   dlr status  [--json] [--quiet]
   dlr buffers [--size SIZE] [--budget SIZE] [--json] [--quiet] [--exec-root DIR]
-  dlr watch   [--size SIZE] [--budget SIZE] [--exec-root DIR]
+  dlr watch   [--size SIZE] [--budget SIZE] [--exec-root DIR] [--rearm-health=false]
   dlr check   [--json]
-  dlr drill   [--seconds N] [--yes] [--json]
+  dlr drill   [--seconds N] [--yes] [--json] [--rearm-health=false]
+  dlr metrics [--json]
   dlr validate [--json] [--if-unknown=fail|pass] FILE
   dlr set     [--dry-run] [--force] [--json] KEY=VALUE...
   dlr unset   [--dry-run] [--force] [--json] KEY...
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 			fmt.Fprintln(stdout, why)
 		}
 		return exitOK
-	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill":
+	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill", "metrics":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
@@ -89,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 	if fl.root != "" {
 		e.Root = fl.root
 	}
+	fl.o.NoRearm = !fl.rearm
 	if cmd == "drill" {
 		e.Progress = newProgress(stderr, e.Terminal)
 	}
@@ -118,6 +121,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 		return code
 	case fl.json:
 		return write(stdout, stderr, cmd, func(w io.Writer) error { return writeJSON(w, r) }, code)
+	case cmd == "metrics" && r.Error == nil:
+		return write(stdout, stderr, cmd, func(w io.Writer) error { return metrics.Write(w, r.Metrics) }, code)
 	}
 	return write(stdout, stderr, cmd, func(w io.Writer) error { return writeText(w, stderr, r) }, code)
 }
@@ -210,15 +215,18 @@ func dispatch(ctx context.Context, e *ops.Env, cmd string, o ops.Options, args [
 		return ops.Check(ctx, e, o, r)
 	case "drill":
 		return ops.Drill(ctx, e, o, r)
+	case "metrics":
+		return ops.Metrics(ctx, e, o, r)
 	}
 	return nil
 }
 
 // cliFlags are the options of every command, and the CLI's own.
 type cliFlags struct {
-	o    ops.Options
-	json bool
-	root string
+	o     ops.Options
+	json  bool
+	root  string
+	rearm bool
 }
 
 // flagSet builds the command's own flag set. Two flags are hidden from
@@ -258,6 +266,10 @@ func (fl *cliFlags) flagSet(cmd string, e *host.Env, stderr io.Writer) *pflag.Fl
 	case "drill":
 		fs.IntVar(&o.Seconds, "seconds", 10, "how long docker.service and docker.socket stay stopped (1 to 600)")
 		fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation (needed when stdin is not a terminal)")
+	}
+	fl.rearm = true
+	if cmd == "watch" || cmd == "drill" {
+		fs.BoolVar(&fl.rearm, "rearm-health", true, "after a restore on Docker before 23.0, re-arm a frozen health check with docker pause + unpause (false: only report it)")
 	}
 	if cmd == "enable" || cmd == "disable" || cmd == "set" || cmd == "unset" {
 		fs.DurationVar(&e.T.Verify, "timeout", e.T.Verify, "how long to wait for dockerd to show the change")

@@ -3,7 +3,8 @@
 //
 // Usage:
 //
-//	logger [-rate BYTES_PER_SEC] [-line BYTES]
+//	logger [-rate BYTES_PER_SEC] [-line BYTES] [-listen ADDR]
+//	logger -check
 //
 // With -rate 0 (the default) it prints nothing and sleeps until it gets
 // SIGTERM or SIGINT. Otherwise it writes lines to stdout at an average of
@@ -19,6 +20,10 @@
 // was blocked writing the first one. It keeps the average rate: after being
 // blocked it writes the lines it owes at once.
 //
+// With -listen it also accepts TCP connections on ADDR and closes each at
+// once (a published port to probe). With -check it exits 0 at once: an
+// exec-form HEALTHCHECK for the image, which has no shell.
+//
 // On SIGTERM or SIGINT it exits with status 0, immediately even when it is
 // blocked writing. On a normal stop it reports on stderr how many lines it
 // wrote. Bad flags exit with status 2.
@@ -30,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -69,11 +75,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	rate := fs.Int64("rate", 0, "average output `bytes` per second; 0 prints nothing and sleeps")
 	lineLen := fs.Int("line", 100, "length of a line in `bytes`, newline included")
+	check := fs.Bool("check", false, "exit 0 at once: an exec-form health check for an image without a shell")
+	listen := fs.String("listen", "", "also accept TCP connections on `addr` (e.g. :8080), closing each at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *check {
+		return nil
+	}
+	if *listen != "" {
+		l, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		go accept(l)
 	}
 	if *rate < 0 {
 		return fmt.Errorf("-rate %d: must not be negative", *rate)
@@ -113,6 +132,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		case <-ticker.C:
 		}
+	}
+}
+
+// accept accepts connections on l and closes each, until l is closed.
+func accept(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
 	}
 }
 

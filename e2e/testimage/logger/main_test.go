@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +83,38 @@ func TestRunRateZeroWaitsForContext(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("printed %q with -rate 0", out.String())
+	}
+}
+
+func TestRunCheckAndListen(t *testing.T) {
+	if err := run(context.Background(), []string{"-check"}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("-check: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-listen", addr}, io.Discard, io.Discard) }()
+	var c net.Conn
+	for i := 0; i < 100; i++ {
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("-listen %s: %v", addr, err)
+	}
+	c.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Errorf("%s still accepts after the logger stopped", addr)
 	}
 }
