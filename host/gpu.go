@@ -58,7 +58,8 @@ func (r GPUReport) Reason() string {
 // device request (--gpus), the nvidia runtime, or an NVIDIA device node
 // (/dev/nvidia*) among its devices or mounts. Pure.
 func GPUReason(d engine.ContainerDetail) string {
-	for _, r := range d.HostConfig.DeviceRequests {
+	if len(d.HostConfig.DeviceRequests) > 0 {
+		r := d.HostConfig.DeviceRequests[0] // one is enough to count
 		what := r.Driver
 		for _, caps := range r.Capabilities {
 			for _, c := range caps {
