@@ -154,8 +154,8 @@ func TestRestoreChecks(t *testing.T) {
 				Restores []restore.Record `json:"restores"`
 			} `json:"status"`
 		}
-		if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Status.Restores) != 3 {
-			t.Fatalf("status --json: %v, %d restores", err, len(st.Status.Restores))
+		if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 || len(st.Status.Restores) != 3 {
+			t.Fatalf("status --json: exit %d, %v, %d restores", code, err, len(st.Status.Restores))
 		}
 		for _, r := range st.Status.Restores {
 			if len(r.Results) != 4 || len(r.Results[0].Items) == 0 {
