@@ -45,6 +45,11 @@ time="2026-11-25T20:13:03.574958329Z" level=warning msg="Unable to find cpu cont
 time="2026-11-25T20:13:04.885633929Z" level=error msg="unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: no-such-option"
 Reloaded docker.service - Docker Application Container Engine.
 `
+	// Docker 28: the reason in its own error= field.
+	log28 := `time="2026-12-01T14:00:00Z" level=error msg="Error reloading configuration" error="unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: no-such-option"`
+	if got := JournalErrors(log28); len(got) != 1 || got[0] != "Error reloading configuration: unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: no-such-option" {
+		t.Errorf("JournalErrors (Docker 28) = %q", got)
+	}
 	got := JournalErrors(log)
 	want := "unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives don't match any configuration option: no-such-option"
 	if len(got) != 1 || got[0] != want {

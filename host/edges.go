@@ -221,12 +221,12 @@ func JournalErrors(log string) []string {
 			continue
 		}
 		msg := strings.TrimSpace(l)
-		if i := strings.Index(l, "msg="); i >= 0 {
-			rest := l[i+len("msg="):]
-			if q, err := strconv.QuotedPrefix(rest); err == nil {
-				if u, err := strconv.Unquote(q); err == nil {
-					msg = u
-				}
+		if m, ok := logfmtField(l, "msg"); ok {
+			msg = m
+			// Docker 28 puts the reason in its own field:
+			// msg="Error reloading configuration" error="unable to configure ...".
+			if e, ok := logfmtField(l, "error"); ok {
+				msg += ": " + e
 			}
 		}
 		lines = append(lines, msg)
@@ -235,6 +235,24 @@ func JournalErrors(log string) []string {
 		lines = lines[len(lines)-3:]
 	}
 	return lines
+}
+
+// logfmtField returns the quoted value of key="..." in a logrus text line.
+func logfmtField(l, key string) (string, bool) {
+	for _, prefix := range []string{" " + key + "=", key + "="} {
+		i := strings.Index(l, prefix)
+		if i < 0 || (prefix == key+"=" && i != 0) {
+			continue
+		}
+		q, err := strconv.QuotedPrefix(l[i+len(prefix):])
+		if err != nil {
+			continue
+		}
+		if u, err := strconv.Unquote(q); err == nil {
+			return u, true
+		}
+	}
+	return "", false
 }
 
 // runDockerdValidate runs `dockerd --validate --config-file FILE ARGS` on a
