@@ -16,8 +16,10 @@ import (
 // restore checks cost: `systemctl start docker` with the watcher running
 // (it checks each restore) and stopped, 8 times each, and how long the
 // checks of one restore take for 1 and for 100 containers, each with a
-// health check every 30 s (Docker's default interval; every 5 s, 100 of them loaded the shared rig to a load average of 88), a published port, a user-defined network and
-// 200 B/s of logs. It prints the figures for docs/restore-checks.md.
+// health check every 30 s (Docker's default interval; 100 containers
+// probing every 5 s loaded the shared rig to a load average of 88), a
+// published port, a user-defined network and 200 B/s of logs. It prints
+// the figures for docs/restore-checks.md.
 func TestRestoreCost(t *testing.T) {
 	if os.Getenv("DLR_RESTORE_COST") != "1" {
 		t.Skip("set DLR_RESTORE_COST=1 to measure the restore checks' cost")
