@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED ?= 0
 export DLR_CORPUS_DIR ?= $(abspath ../shared/corpus/daemon-json)
 FUZZTIME ?= 10s
-APT_PACKAGES := debootstrap systemd-container dbus
+APT_PACKAGES := debootstrap systemd-container dbus prometheus
 
 .PHONY: all build deps test unit fuzz-short fuzz e2e demo clean
 
@@ -23,7 +23,9 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/dlr ./cmd/dlr
 
 # deps installs the host tools the tests use: debootstrap and systemd-nspawn
-# for the real-systemd rig, dbus-daemon for the D-Bus unit tests.
+# for the real-systemd rig, dbus-daemon for the D-Bus unit tests, and
+# Debian's prometheus for its promtool, the real parser dlr metrics is
+# checked with.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
