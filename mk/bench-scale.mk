@@ -11,8 +11,8 @@
 # .cache/bench-scale.txt); each names its target.
 SCALE_CONTAINERS ?= 300
 SCALE_BURST ?= 100
-SCALE_ROUNDS ?= 5
-SCALE_RUNS ?= 21
+SCALE_ROUNDS ?= 3
+SCALE_RUNS ?= 11
 SCALE_SUITE ?= trixie
 SCALE_PKG := $(abspath .cache/bench-scale-pkg)
 
@@ -24,5 +24,5 @@ bench-scale: deps build
 	@DLR_SCALE=1 DLR_SCALE_DEB=$$(ls $(SCALE_PKG)/*_$(BENCH_ARCH).deb) DLR_BIN=$(abspath bin/dlr) \
 	DLR_SCALE_CONTAINERS=$(SCALE_CONTAINERS) DLR_SCALE_BURST=$(SCALE_BURST) DLR_SCALE_ROUNDS=$(SCALE_ROUNDS) \
 	DLR_SCALE_RUNS=$(SCALE_RUNS) DLR_SCALE_SUITE=$(SCALE_SUITE) \
-	$(GO) test -tags e2e -count=1 -timeout 30m -v -run '^TestScale$$' ./e2e/ > .cache/bench-scale.log 2>&1; \
+	$(GO) test -tags e2e -count=1 -timeout 12m -v -run '^TestScale$$' ./e2e/ > .cache/bench-scale.log 2>&1; \
 	rc=$$?; grep -E 'FIGURE|  (enable said|FIFO sizes)|note: |--- FAIL|^FAIL' .cache/bench-scale.log | sed 's/^ *scale_test.go:[0-9]*: //' | tee -a .cache/bench-scale.txt; exit $$rc

@@ -22,13 +22,20 @@ func planError(err error) error {
 	return failed("%v", err)
 }
 
-// bareEnable is what enable adds after dlr's drop-in: the watcher's unit
+// bareEnable is what enable adds after dlr's drop-in (and the record of the
+// watcher's unit that later steps share): the watcher's unit
 // where the packages' is absent, and the GPU rule for the daemon-reload
 // the drop-in (or a rewritten unit) needs. It refuses a drop-in write while
 // GPU containers run under the systemd cgroup driver, unless --force; when
 // only the packages' drop-in waits for systemd, it holds the daemon-reload
 // (that path needs none: live restore itself does not depend on it).
-func (e *Env) bareEnable(ctx context.Context, o Options, f *host.Facts, live bool, dropIn *plan.DropIn, w *plan.Watched, r *Report) ([]plan.Step, error) {
+func (e *Env) bareEnable(ctx context.Context, o Options, f *host.Facts, live bool, dropIn *plan.DropIn, r *Report) ([]plan.Step, *plan.Watched, error) {
+	w := &plan.Watched{}
+	steps, err := e.bareSteps(ctx, o, f, live, dropIn, w, r)
+	return steps, w, err
+}
+
+func (e *Env) bareSteps(ctx context.Context, o Options, f *host.Facts, live bool, dropIn *plan.DropIn, w *plan.Watched, r *Report) ([]plan.Step, error) {
 	var steps []plan.Step
 	var unitStep *plan.InstallWatcherUnit
 	if f.Systemd || f.Chroot {

@@ -159,8 +159,7 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 		}
 		steps = append(steps, dropIn)
 	}
-	watched := &plan.Watched{}
-	bare, err := e.bareEnable(ctx, o, f, live, dropIn, watched, r)
+	bare, watched, err := e.bareEnable(ctx, o, f, live, dropIn, r)
 	if err != nil {
 		return nil, err
 	}

@@ -52,26 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 		return exitOK
 	case "completion", "man":
 		return runDocs(cmd, rest, stdout, stderr)
-	case "services-blocked":
-		// Hidden, for the packages' maintainer scripts: why services must
-		// not be touched (nothing when they may).
-		if why := e.ServicesBlocked(ctx, true); why != "" {
-			fmt.Fprintln(stdout, why)
-		}
-		return exitOK
-	case "daemon-reload":
-		// Hidden, for the packages' maintainer scripts: systemd re-reads
-		// its units unless services may not be touched or GPU containers
-		// would lose their devices; prints why not (nothing when done).
-		why, err := ops.SystemdReload(ctx, e)
-		if err != nil {
-			fmt.Fprintf(stderr, "dlr daemon-reload: %v\n", err)
-			return exitFailed
-		}
-		if why != "" {
-			fmt.Fprintln(stdout, why)
-		}
-		return exitOK
+	case "services-blocked", "daemon-reload":
+		return runHidden(ctx, cmd, e, stdout, stderr)
 	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill", "metrics":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
@@ -281,4 +263,26 @@ func (fl *cliFlags) flagSet(cmd string, e *host.Env, stderr io.Writer) *pflag.Fl
 	fs.MarkHidden("docker-socket")
 	fs.Usage = func() {} // run prints help and usage errors itself
 	return fs
+}
+
+// runHidden runs the hidden commands of the packages' maintainer scripts:
+// services-blocked prints why services must not be touched (nothing when
+// they may); daemon-reload has systemd re-read its units unless services
+// may not be touched or GPU containers would lose their devices, and
+// prints why not (nothing when done).
+func runHidden(ctx context.Context, cmd string, e *ops.Env, stdout, stderr io.Writer) int {
+	var why string
+	if cmd == "services-blocked" {
+		why = e.ServicesBlocked(ctx, true)
+	} else {
+		var err error
+		if why, err = ops.SystemdReload(ctx, e); err != nil {
+			fmt.Fprintf(stderr, "dlr daemon-reload: %v\n", err)
+			return exitFailed
+		}
+	}
+	if why != "" {
+		fmt.Fprintln(stdout, why)
+	}
+	return exitOK
 }
