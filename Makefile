@@ -54,7 +54,7 @@ fuzz-short fuzz:
 # them; TestUpgradeMatrix runs one scenario of the upgrade matrix there
 # (`make matrix` runs them all: mk/matrix.mk).
 e2e: deps build
-	$(GO) test -tags e2e -count=1 -timeout 60m -v ./e2e/... 2>&1 | tee .e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|    )' ; exit $${PIPESTATUS[0]}
+	$(GO) test -tags e2e -count=1 -timeout 75m -v ./e2e/... 2>&1 | tee .e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|    )' ; exit $${PIPESTATUS[0]}
 
 test: unit fuzz-short e2e $(EXTRA_TESTS)
 
