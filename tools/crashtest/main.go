@@ -128,7 +128,10 @@ func main() {
 	}
 	t := &tester{dlr: bin, fake: fake, root: filepath.Join(work, "host"), rng: rand.New(rand.NewPCG(*seed, 0x646c72)),
 		verbose: *verbose, refs: map[string]*reference{}, landed: map[string]int{}}
-	defer t.stopDaemon()
+	// os.Exit (fatal, a failed run) skips deferred calls: the cleanup
+	// stops the fake dockerd too, so no process outlives the harness.
+	cleanup = func() { t.stopDaemon(); os.RemoveAll(work) }
+	defer cleanup()
 	fmt.Printf("crash: seed %d, %d cycles, dlr %s\n", *seed, *cycles, bin)
 	if err := t.calibrate(); err != nil {
 		fatal(err)
