@@ -121,27 +121,23 @@ func PublishedPorts(publishing []string) Finding {
 	return f
 }
 
-// VersionSkew compares the installed dockerd with the running one.
+// VersionSkew judges the restart that the installed dockerd is waiting
+// for (a package upgraded it under the running one) from the evidence
+// (RestoreVerdict): the same release or a measured restore passes, a known
+// bad release fails, anything else warns that it is not proven.
 func VersionSkew(running, installed string, err error) Finding {
-	f := Finding{Rule: "version", Title: "installed dockerd matches the running one"}
-	switch {
-	case err != nil:
+	f := Finding{Rule: "version", Title: "installed dockerd restores containers"}
+	if err != nil {
 		f.Severity, f.Message = Skip, err.Error()
-	case majorMinor(installed) != majorMinor(running):
-		f.Severity, f.Message, f.Fix = Fail, "running "+running+", installed "+installed+": live restore holds only across patch releases, so the next restart will not restore the containers", "restart docker in a maintenance window"
-	default:
-		f.Message = running
+		return f
+	}
+	v := RestoreVerdict("dockerd", running, installed)
+	f.Severity, f.Subject, f.Fix = v.Severity, v.Subject, v.Fix
+	f.Message = v.Message
+	if running != installed {
+		f.Message = "running " + running + ", installed " + installed + ": " + v.Message
 	}
 	return f
-}
-
-func majorMinor(v string) string {
-	v = strings.TrimPrefix(v, "v")
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return v
-	}
-	return parts[0] + "." + parts[1]
 }
 
 // LogBuffers: a 64K FIFO blocks its container after 64K of output while
