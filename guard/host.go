@@ -134,9 +134,6 @@ func VersionSkew(running, installed string, err error) Finding {
 	v := RestoreVerdict("dockerd", running, installed)
 	f.Severity, f.Subject, f.Fix = v.Severity, v.Subject, v.Fix
 	f.Message = v.Message
-	if running != installed {
-		f.Message = "running " + running + ", installed " + installed + ": " + v.Message
-	}
 	return f
 }
 

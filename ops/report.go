@@ -118,7 +118,12 @@ type StatusReport struct {
 	// "true", "false", or "" when the daemon is not running or unreachable.
 	DaemonLiveRestore string `json:"daemon_live_restore"`
 	DaemonVersion     string `json:"daemon_version,omitempty"`
-	Swarm             string `json:"swarm,omitempty"`
+	// InstalledVersion is the installed dockerd's version where a package
+	// upgraded it under the running one; NextRestart is the verdict on the
+	// restart onto it ("PASS: ...", "WARN: ...", "FAIL: ...").
+	InstalledVersion string `json:"installed_version,omitempty"`
+	NextRestart      string `json:"next_restart,omitempty"`
+	Swarm            string `json:"swarm,omitempty"`
 
 	Flag       string   `json:"flag,omitempty"` // --live-restore's value, if set
 	FlagSource string   `json:"flag_source,omitempty"`

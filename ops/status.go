@@ -3,6 +3,9 @@ package ops
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker-liverestore/dlr/buffers"
@@ -67,6 +70,7 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			if fd := guard.Swarm(i.SwarmState, s.Enabled); fd.Severity == guard.Fail {
 				s.Conflicts = append(s.Conflicts, fd.Message)
 			}
+			e.statusSkew(ctx, f, s, r)
 		}
 		s.LogBuffers, s.Unknown = e.logBuffers(ctx, o, f, dataRoot, s.Unknown)
 	}
@@ -83,6 +87,30 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 	}
 	e.statusState(s, r)
 	return nil
+}
+
+// statusSkew says what the restart waiting for the installed dockerd will
+// do when a package upgraded it under the running one (dlr check's version
+// item, the same evidence).
+func (e *Env) statusSkew(ctx context.Context, f *host.Facts, s *StatusReport, r *Report) {
+	if e.DockerdVersion == nil || len(f.UnitCmd.Args) == 0 || s.MainPID <= 0 {
+		return
+	}
+	// A package that replaced the binary leaves the running one's
+	// /proc/PID/exe "(deleted)": without that, the versions match and
+	// status spares the `dockerd --version` run.
+	if exe, err := os.Readlink(e.Path("/proc/"+strconv.Itoa(s.MainPID)+"/exe")); err == nil && !strings.HasSuffix(exe, " (deleted)") {
+		return
+	}
+	installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
+	if err != nil || installed == s.DaemonVersion {
+		return
+	}
+	v := guard.VersionSkew(s.DaemonVersion, installed, nil)
+	s.InstalledVersion, s.NextRestart = installed, v.Severity.String()+": "+v.Message
+	if v.Severity == guard.Warn || v.Severity == guard.Fail {
+		r.Warn("the next docker restart, onto the installed dockerd %s: %s (%s)", installed, v.Message, v.Fix)
+	}
 }
 
 // statusState reads dlr's own state: whether it manages daemon.json, an

@@ -132,3 +132,29 @@ func TestCheckWatcher(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusVersionSkew: status shows the restart the installed dockerd
+// waits for, with check's verdict, and warns when it is not proven.
+func TestStatusVersionSkew(t *testing.T) {
+	for _, tc := range []struct{ installed, says string }{
+		{"28.5.2", "installed:         dockerd 28.5.2; next restart: PASS: dockerd 26.1.5 -> 28.5.2: restored in dlr's upgrade matrix"},
+		{"24.0.3", "next restart: FAIL"},
+		{"27.0.1", "warning: the next docker restart, onto the installed dockerd 27.0.1: dockerd 26.1.5 -> 27.0.1: not proven"},
+	} {
+		e := newTestEnv(t)
+		e.write(daemonJSON, "{\"live-restore\": true}\n")
+		e.d.liveRestore = true
+		e.h.DockerdVersion = func(context.Context, string) (string, error) { return tc.installed, nil }
+		_, out, errOut := e.run("status")
+		if !strings.Contains(out+errOut, tc.says) {
+			t.Errorf("installed %s: want %q in\n%s%s", tc.installed, tc.says, out, errOut)
+		}
+	}
+	e := newTestEnv(t)
+	e.write(daemonJSON, "{\"live-restore\": true}\n")
+	e.d.liveRestore = true
+	_, out, _ := e.run("status")
+	if strings.Contains(out, "installed:") {
+		t.Errorf("same version: no installed row wanted\n%s", out)
+	}
+}

@@ -121,6 +121,9 @@ func writeStatus(w io.Writer, s *ops.StatusReport) {
 	if s.DaemonLiveRestore != "" {
 		row("daemon:", "Docker %s, LiveRestoreEnabled %s, swarm %s", s.DaemonVersion, s.DaemonLiveRestore, orDash(s.Swarm))
 	}
+	if s.InstalledVersion != "" {
+		row("installed:", "dockerd %s; next restart: %s", s.InstalledVersion, s.NextRestart)
+	}
 	if s.Flag != "" {
 		row("flag:", "--live-restore=%s in %s", s.Flag, s.FlagSource)
 	}
