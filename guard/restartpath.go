@@ -30,7 +30,7 @@ const ContainerdService = "containerd.service"
 // drop-in cannot remove a dependency). The result is Fail when any list
 // names containerd.service, else Pass.
 func ContainerdBond(requires, bindsTo, partOf, requisite []string, sources []string) Finding {
-	f := Finding{Rule: "containerd-bond", Title: "a containerd restart leaves dockerd running", Subject: "docker.service"}
+	f := Finding{Rule: "containerd-bond", Title: "containerd restarts leave dockerd running", Subject: "docker.service"}
 	var kinds []string
 	for _, d := range []struct {
 		kind  string
@@ -41,7 +41,6 @@ func ContainerdBond(requires, bindsTo, partOf, requisite []string, sources []str
 		}
 	}
 	if len(kinds) == 0 {
-		f.Message = "docker.service has no Requires=/BindsTo=/PartOf=/Requisite= on " + ContainerdService
 		return f
 	}
 	f.Severity = Fail
@@ -144,7 +143,7 @@ const NeedrestartFixFile = "/etc/needrestart/conf.d/docker-liverestore.conf"
 // not exempt containerd themselves: it would keep containerd on an old
 // libc after a security update; the choice is the admin's.
 func Needrestart(c NeedrestartConf, liveRestoreOn bool) Finding {
-	f := Finding{Rule: "needrestart", Title: "needrestart leaves containerd and docker alone"}
+	f := Finding{Rule: "needrestart", Title: "needrestart spares containerd and docker"}
 	if !c.Installed {
 		f.Message = "not installed"
 		return f
@@ -218,7 +217,7 @@ type DebconfQuestion struct {
 // restarted into the new version, a restore across versions (WARN). Debian's
 // docker.io has no such question and never restarts dockerd.
 func DebconfRestart(q DebconfQuestion, liveRestoreOn bool) Finding {
-	f := Finding{Rule: "debconf-restart", Title: "a docker.io upgrade does not restart dockerd", Subject: "docker.io/restart"}
+	f := Finding{Rule: "debconf-restart", Title: "docker.io upgrades leave dockerd running", Subject: "docker.io/restart"}
 	const fix = "echo 'docker.io docker.io/restart boolean false' | debconf-set-selections"
 	switch {
 	case q.Err != "":
