@@ -50,6 +50,11 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		e.checkFile(ctx, c, f, cfg, info)
 	}
 	e.checkUnits(ctx, c, f)
+	lrOn := lr.FileOn || lr.FlagOn
+	if info != nil {
+		lrOn = info.LiveRestore
+	}
+	e.checkRestartPath(c, f, lrOn)
 	if info != nil && e.Containers != nil {
 		e.checkContainers(ctx, c, f, cfg, lr.DaemonOn)
 	}
@@ -111,6 +116,20 @@ func (e *Env) checkUnits(ctx context.Context, c *CheckReport, f *host.Facts) {
 		}
 		c.add(guard.Dependents(deps))
 	}
+}
+
+// checkRestartPath checks what else restarts containerd or dockerd: a
+// bond of docker.service to containerd.service, needrestart, and Ubuntu's
+// docker.io/restart. liveRestoreOn is the running daemon's setting (the
+// file's when the daemon is not reachable).
+func (e *Env) checkRestartPath(c *CheckReport, f *host.Facts, liveRestoreOn bool) {
+	if u := f.Unit; u != nil {
+		c.add(guard.ContainerdBond(u.Requires, u.BindsTo, u.PartOf, u.Requisite, e.DependencySources(u, guard.ContainerdService)))
+	} else {
+		c.add(guard.Finding{Rule: "containerd-bond", Severity: guard.Skip, Title: "containerd restarts leave dockerd running", Message: "docker.service not readable from systemd"})
+	}
+	c.add(guard.Needrestart(e.ReadNeedrestart(), liveRestoreOn))
+	c.add(guard.DebconfRestart(e.ReadDebconfQuestion("docker.io/restart"), liveRestoreOn))
 }
 
 // checkContainers checks the running containers' restart policies and

@@ -77,6 +77,8 @@ func TestUnit(t *testing.T) {
 		"dockerd.service": {id: "docker.service", loadState: "loaded", activeState: "inactive", subState: "dead"},
 		"masked.service":  {id: "masked.service", loadState: "masked", activeState: "inactive", subState: "dead", fragmentPath: "/dev/null"},
 		"edited.service":  {id: "edited.service", loadState: "loaded", activeState: "inactive", subState: "dead", needDaemonReload: true},
+		"bound.service": {id: "bound.service", loadState: "loaded", activeState: "inactive", subState: "dead",
+			requires: []string{"docker.socket"}, bindsTo: []string{"containerd.service"}, partOf: []string{"a.service"}, requisite: []string{"b.service"}},
 	}
 	c, _, _ := setup(t, units)
 
@@ -116,6 +118,11 @@ func TestUnit(t *testing.T) {
 		{"edited.service", Unit{
 			Name: "edited.service", LoadState: "loaded", ActiveState: "inactive", SubState: "dead",
 			NeedDaemonReload: true,
+		}},
+		{"bound.service", Unit{
+			Name: "bound.service", LoadState: "loaded", ActiveState: "inactive", SubState: "dead",
+			Requires: []string{"docker.socket"}, BindsTo: []string{"containerd.service"},
+			PartOf: []string{"a.service"}, Requisite: []string{"b.service"},
 		}},
 	}
 	for _, tt := range tests {

@@ -45,6 +45,7 @@ type fakeUnit struct {
 	environment                          []string
 	needDaemonReload                     bool
 	controlGroup, slice                  string
+	requires, bindsTo, partOf, requisite []string
 
 	// jobResult is the result JobRemoved reports for jobs on this unit;
 	// "" means the job never finishes.
@@ -256,6 +257,10 @@ func (f *fakeSystemd) properties(msg godbus.Message, iface string) (map[string]g
 			"FragmentPath":     v(u.fragmentPath),
 			"DropInPaths":      sig(nonNil(u.dropIns), "as"),
 			"NeedDaemonReload": v(u.needDaemonReload),
+			"Requires":         sig(nonNil(u.requires), "as"),
+			"BindsTo":          sig(nonNil(u.bindsTo), "as"),
+			"PartOf":           sig(nonNil(u.partOf), "as"),
+			"Requisite":        sig(nonNil(u.requisite), "as"),
 			"CanReload":        v(len(u.execReload) > 0),
 		}, nil
 	case iface == "org.freedesktop.systemd1.Service" && strings.HasSuffix(name, ".service"):

@@ -56,6 +56,11 @@ type Unit struct {
 	// Requires=, BindsTo= or PartOf= on this one: systemd stops them with
 	// it (and, for BindsTo=/PartOf=, restarts them with it).
 	RequiredBy, BoundBy, ConsistsOf []string
+	// Requires, BindsTo, PartOf and Requisite name the units this one has
+	// those dependencies on (the forward lists, after systemd merged the
+	// unit file, its drop-ins and implicit dependencies): a stop or restart
+	// of one of them stops or restarts this unit too.
+	Requires, BindsTo, PartOf, Requisite []string
 	// Slice is the slice unit the unit's processes go in ("system.slice").
 	Slice string
 	// ControlGroup is the unit's cgroup ("/system.slice/docker.service"),
@@ -161,6 +166,10 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	get(unit, "RequiredBy", &u.RequiredBy)
 	get(unit, "BoundBy", &u.BoundBy)
 	get(unit, "ConsistsOf", &u.ConsistsOf)
+	get(unit, "Requires", &u.Requires)
+	get(unit, "BindsTo", &u.BindsTo)
+	get(unit, "PartOf", &u.PartOf)
+	get(unit, "Requisite", &u.Requisite)
 	get(unit, "NeedDaemonReload", &u.NeedDaemonReload)
 
 	var start, reload []execCommand
@@ -185,6 +194,11 @@ func parseUnit(name string, unit, service map[string]any) (Unit, error) {
 	}
 	if len(u.Environment) == 0 {
 		u.Environment = nil
+	}
+	for _, l := range []*[]string{&u.RequiredBy, &u.BoundBy, &u.ConsistsOf, &u.Requires, &u.BindsTo, &u.PartOf, &u.Requisite} {
+		if len(*l) == 0 {
+			*l = nil
+		}
 	}
 	u.ExecStart = argvs(start)
 	u.ExecReload = argvs(reload)

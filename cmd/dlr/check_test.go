@@ -158,3 +158,60 @@ func TestStatusVersionSkew(t *testing.T) {
 		t.Errorf("same version: no installed row wanted\n%s", out)
 	}
 }
+
+// TestCheckRestartPath: a bond of docker.service to containerd, needrestart
+// restarting containerd and docker, and Ubuntu's docker.io/restart, each
+// flagged with its fix, then passing once fixed.
+func TestCheckRestartPath(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, orig) // live restore off
+	e.d.svc.FragmentPath = "/lib/systemd/system/docker.service"
+	e.d.svc.DropInPaths = []string{"/etc/systemd/system/docker.service.d/bind.conf"}
+	e.d.svc.BindsTo = []string{"containerd.service"}
+	e.write("lib/systemd/system/docker.service", "[Unit]\nWants=containerd.service\nAfter=containerd.service\n")
+	e.write("etc/systemd/system/docker.service.d/bind.conf", "[Unit]\nBindsTo=containerd.service\n")
+	e.write("usr/sbin/needrestart", "#!/usr/bin/perl\n")
+	e.write("etc/needrestart/needrestart.conf", "$nrconf{restart} = 'a';\n")
+	e.write("var/cache/debconf/config.dat", "Name: docker.io/restart\nTemplate: docker.io/restart\nValue: true\nOwners: docker.io\n\n")
+	code, items, text := checkItems(t, e)
+	for id, want := range map[string]string{"containerd-bond": "FAIL", "needrestart": "FAIL", "debconf-restart": "FAIL"} {
+		if items[id] != want {
+			t.Errorf("%s = %s, want %s", id, items[id], want)
+		}
+	}
+	for _, fix := range []string{
+		"fix: replace `BindsTo=containerd.service` with `Wants=containerd.service` in /etc/systemd/system/docker.service.d/bind.conf, then systemctl daemon-reload",
+		`fix: printf '%s\n' '$nrconf{override_rc}{qr(^containerd)} = 0;' '$nrconf{override_rc}{qr(^docker)} = 0;' > /etc/needrestart/conf.d/docker-liverestore.conf`,
+		"fix: echo 'docker.io docker.io/restart boolean false' | debconf-set-selections",
+	} {
+		if !strings.Contains(text, fix) {
+			t.Errorf("no %q in\n%s", fix, text)
+		}
+	}
+	if code != exitRefused {
+		t.Errorf("exit %d", code)
+	}
+
+	// Live restore on: needrestart's docker restart and docker.io/restart
+	// become WARNs.
+	e.run("enable")
+	_, items, text = checkItems(t, e)
+	if items["needrestart"] != "WARN" || items["debconf-restart"] != "WARN" || items["containerd-bond"] != "FAIL" {
+		t.Errorf("enabled: %v\n%s", items, text)
+	}
+
+	// Fixed.
+	e.d.svc.BindsTo = nil
+	e.write("etc/systemd/system/docker.service.d/bind.conf", "[Unit]\nWants=containerd.service\n")
+	e.write("etc/needrestart/conf.d/docker-liverestore.conf", "$nrconf{override_rc}{qr(^containerd)} = 0;\n$nrconf{override_rc}{qr(^docker)} = 0;\n")
+	e.write("var/cache/debconf/config.dat", "Name: docker.io/restart\nTemplate: docker.io/restart\nValue: false\nOwners: docker.io\n\n")
+	code, items, text = checkItems(t, e)
+	for _, id := range []string{"containerd-bond", "needrestart", "debconf-restart"} {
+		if items[id] != "PASS" {
+			t.Errorf("fixed: %s = %s\n%s", id, items[id], text)
+		}
+	}
+	if code != 0 {
+		t.Errorf("fixed: exit %d\n%s", code, text)
+	}
+}
