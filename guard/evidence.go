@@ -32,6 +32,11 @@ var Matrix = []Measured{
 	{"containerd", "1.6.20", "1.7.24", true, "bookworm-trixie/apt-trixie-docker: 6/6 containers kept their PIDs (Debian 1.6.20~ds1 -> 1.7.24~ds1)"},
 	{"containerd", "1.7.24", "1.7.24", true, "containerd/restart-containerd, reinstall/apt-reinstall: 6/6 containers kept their PIDs (Debian 1.7.24~ds1)"},
 	{"containerd", "1.7.24", "2.1.9", true, "containerd/apt-forky-containerd, trixie-forky/apt-forky-docker: 6/6 containers kept their PIDs (Debian 1.7.24~ds1 -> 2.1.9)"},
+	// runc is not a daemon: "restored" here means the running containers
+	// kept their PIDs and their health probes (each an exec through the
+	// new runc) went on after the upgrade.
+	{"runc", "1.1.5", "1.1.15", true, "bookworm-trixie/apt-trixie-docker: 6/6 containers kept their PIDs, health probes went on (Debian 1.1.5+ds1 -> 1.1.15+ds1)"},
+	{"runc", "1.1.15", "1.3.6", true, "trixie-forky/apt-forky-docker: 6/6 containers kept their PIDs, health probes went on (Debian 1.1.15+ds1 -> 1.3.6+ds1)"},
 }
 
 // KnownBad is a release that breaks the restore it performs.

@@ -74,6 +74,8 @@ type Options struct {
 	Yes     bool
 	// watch, drill: do not re-arm frozen health checks (pause/unpause)
 	NoRearm bool
+	// preflight: read apt's hook protocol on stdin
+	AptHook bool
 }
 
 // mutate is the start of every command that changes the host: it needs

@@ -42,6 +42,8 @@ type Report struct {
 	Validate *ValidateReport   `json:"validate,omitempty"`
 	Check    *CheckReport      `json:"check,omitempty"`
 	Drill    *DrillReport      `json:"drill,omitempty"`
+	// Preflight is `dlr preflight`'s verdict on a package change.
+	Preflight *PreflightReport `json:"preflight,omitempty"`
 	// Restore is the drill's restore check.
 	Restore *restore.Record `json:"restore,omitempty"`
 	// Metrics is `dlr metrics`' output.

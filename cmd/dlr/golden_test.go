@@ -39,6 +39,33 @@ func goldenCases() []goldenCase {
 		{"check", func(e *testEnv) {
 			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10, RestartPolicy: "no", Published: true}}
 		}, [][]string{{"check"}, {"enable"}, {"check", "--json"}}},
+		// Issue 12: dlr preflight as apt's hook sees the trixie -> forky
+		// upgrade, live restore on; then with docker.service bound to
+		// containerd (a FAIL: exit 3, which STRICT=yes turns into apt's
+		// refusal); then a transaction without Docker's packages (silent).
+		{"preflight", func(e *testEnv) {
+			e.write(daemonJSON, "{\"live-restore\": true}\n")
+			e.d.liveRestore = true
+			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10, RestartPolicy: "always"}, {ID: "c2", Name: "db", PID: 11, RestartPolicy: "always"}}
+			e.h.Stdin = strings.NewReader(aptHookInput)
+		}, [][]string{{"preflight", "--apt-hook"}}},
+		{"preflight-bound", func(e *testEnv) {
+			e.write(daemonJSON, "{\"live-restore\": true}\n")
+			e.d.liveRestore = true
+			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10, RestartPolicy: "always"}}
+			e.d.svc.FragmentPath = "/lib/systemd/system/docker.service"
+			e.d.svc.DropInPaths = []string{"/etc/systemd/system/docker.service.d/bind.conf"}
+			e.d.svc.BindsTo = []string{"containerd.service"}
+			e.write("etc/systemd/system/docker.service.d/bind.conf", "[Unit]\nBindsTo=containerd.service\n")
+			e.h.Stdin = strings.NewReader(aptHookInput)
+		}, [][]string{{"preflight", "--apt-hook"}}},
+		{"preflight-json", func(e *testEnv) {
+			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10}}
+			e.h.Stdin = strings.NewReader(aptHookInput)
+		}, [][]string{{"preflight", "--apt-hook", "--json"}}},
+		{"preflight-not-docker", func(e *testEnv) {
+			e.h.Stdin = strings.NewReader("VERSION 3\nAPT::Architecture=amd64\n\ntini - - none < 0.19.0-6+b2 amd64 none /tmp/tini.deb\n")
+		}, [][]string{{"preflight", "--apt-hook"}, {"preflight", "--apt-hook", "extra"}}},
 		{"set-unset", nil, [][]string{
 			{"set", "--dry-run", "debug=true", `labels=["a=b"]`}, {"set", "debug=true"}, {"unset", "--dry-run", "debug"}, {"unset", "debug"},
 			{"set", "bip=10.9.0.1/24"},
@@ -179,3 +206,14 @@ func lineDiff(want, got string) string {
 	}
 	return ""
 }
+
+// aptHookInput is the trixie -> forky upgrade as apt gives it to a
+// DPkg::Pre-Install-Pkgs hook with protocol version 3.
+const aptHookInput = `VERSION 3
+APT::Architecture=amd64
+
+containerd 1.7.24~ds1-6+deb13u1 amd64 none < 2.1.9+ds1-5 amd64 none /tmp/debs/containerd_2.1.9+ds1-5_amd64.deb
+docker-cli 26.1.5+dfsg1-9+deb13u1+b1 amd64 none < 28.5.2+dfsg4-5 amd64 none /tmp/debs/docker-cli_28.5.2+dfsg4-5_amd64.deb
+docker.io 26.1.5+dfsg1-9+deb13u1+b1 amd64 none < 28.5.2+dfsg4-5 amd64 none /tmp/debs/docker.io_28.5.2+dfsg4-5_amd64.deb
+runc 1.1.15+ds1-2+b4 amd64 none < 1.3.6+ds1-1 amd64 none /tmp/debs/runc_1.3.6+ds1-1_amd64.deb
+`

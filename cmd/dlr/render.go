@@ -44,6 +44,9 @@ func writeText(out, stderr io.Writer, r *ops.Report) error {
 	if r.Check != nil {
 		writeCheck(colourLines(stdout), r.Check) // PASS/WARN/FAIL coloured on a terminal
 	}
+	if r.Preflight != nil {
+		writePreflight(colourLines(stdout), r.Preflight)
+	}
 	if r.Drill != nil {
 		writeDrill(stdout, r.Drill)
 	}
@@ -186,6 +189,32 @@ func writeCheck(w io.Writer, c *ops.CheckReport) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d FAIL, %d WARN\n", c.Fails, c.Warns)
+}
+
+// writePreflight prints the change, then the findings as dlr check does;
+// nothing when the change has none of Docker's packages.
+func writePreflight(w io.Writer, p *ops.PreflightReport) {
+	if len(p.Changes) == 0 {
+		return
+	}
+	var parts []string
+	for _, c := range p.Changes {
+		switch {
+		case c.Remove:
+			parts = append(parts, c.Package+" "+c.Old+" removed")
+		default:
+			parts = append(parts, c.Package+" "+orNew(c.Old)+" -> "+c.New)
+		}
+	}
+	fmt.Fprintf(w, "dlr preflight: %s\n", strings.Join(parts, ", "))
+	writeCheck(w, &p.CheckReport)
+}
+
+func orNew(v string) string {
+	if v == "" {
+		return "(not installed)"
+	}
+	return v
 }
 
 func writeValidate(w io.Writer, v *ops.ValidateReport) {

@@ -26,6 +26,7 @@ Usage:
   dlr check   [--json]
   dlr drill   [--seconds N] [--yes] [--json] [--rearm-health=false]
   dlr metrics [--json]
+  dlr preflight [--json] [--apt-hook] [FILE.deb|FILE.rpm...]
   dlr validate [--json] [--if-unknown=fail|pass] FILE
   dlr set     [--dry-run] [--force] [--json] KEY=VALUE...
   dlr unset   [--dry-run] [--force] [--json] KEY...
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e *ops.En
 		return runDocs(cmd, rest, stdout, stderr)
 	case "services-blocked", "daemon-reload":
 		return runHidden(ctx, cmd, e, stdout, stderr)
-	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill", "metrics":
+	case "enable", "disable", "status", "validate", "set", "unset", "snapshot", "check", "buffers", "watch", "drill", "metrics", "preflight":
 	default:
 		fmt.Fprintf(stderr, "dlr: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
@@ -130,7 +131,9 @@ func checkArgs(cmd string, fl cliFlags, fs *pflag.FlagSet) string {
 		return "name one file: dlr validate FILE"
 	case (cmd == "set" || cmd == "unset") && fs.NArg() == 0:
 		return "name at least one key"
-	case cmd != "validate" && cmd != "set" && cmd != "unset" && fs.NArg() > 0:
+	case cmd == "preflight" && fl.o.AptHook && fs.NArg() > 0:
+		return "--apt-hook reads apt's protocol on stdin: name no file"
+	case cmd != "validate" && cmd != "set" && cmd != "unset" && cmd != "preflight" && fs.NArg() > 0:
 		return fmt.Sprintf("unexpected argument %q", fs.Arg(0))
 	case cmd == "validate" && fl.o.IfUnknown != "fail" && fl.o.IfUnknown != "pass":
 		return fmt.Sprintf("--if-unknown %q: want fail or pass", fl.o.IfUnknown)
@@ -199,6 +202,12 @@ func dispatch(ctx context.Context, e *ops.Env, cmd string, o ops.Options, args [
 		return ops.Drill(ctx, e, o, r)
 	case "metrics":
 		return ops.Metrics(ctx, e, o, r)
+	case "preflight":
+		in := ops.PreflightInput{Files: args}
+		if o.AptHook {
+			in.AptHook = e.Stdin
+		}
+		return ops.Preflight(ctx, e, o, in, r)
 	}
 	return nil
 }
@@ -248,6 +257,8 @@ func (fl *cliFlags) flagSet(cmd string, e *host.Env, stderr io.Writer) *pflag.Fl
 	case "drill":
 		fs.IntVar(&o.Seconds, "seconds", 10, "how long docker.service and docker.socket stay stopped (1 to 600)")
 		fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation (needed when stdin is not a terminal)")
+	case "preflight":
+		fs.BoolVar(&o.AptHook, "apt-hook", false, "read the transaction from apt's DPkg::Pre-Install-Pkgs protocol (VERSION 3) on stdin")
 	}
 	fl.rearm = true
 	if cmd == "watch" || cmd == "drill" {

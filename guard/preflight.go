@@ -1,0 +1,202 @@
+package guard
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// What a change of Docker's packages does to the running containers,
+// judged before the change from the same evidence as a version skew
+// (evidence.go) and from what each package is known to restart.
+
+// Role is what a package is to dlr: the daemon it installs, whether its
+// maintainer scripts restart that daemon, and how that is known.
+type Role struct {
+	Component string // "dockerd", "containerd" or "runc"
+	Restarts  bool
+	Known     string // the evidence for Restarts
+}
+
+// Roles are the packages preflight judges; any other package is not
+// Docker's and changes nothing for the containers.
+var Roles = map[string]Role{
+	"docker.io":     {"dockerd", false, "measured: Debian's docker.io never restarts dockerd"},
+	"docker-ce":     {"dockerd", true, "not measured by dlr: Docker CE's package is reported to restart dockerd"},
+	"moby-engine":   {"dockerd", true, "not measured by dlr: assumed to restart dockerd, as Docker CE's package does"},
+	"containerd":    {"containerd", true, "measured: Debian's containerd restarts it"},
+	"containerd.io": {"containerd", true, "not measured by dlr: assumed to restart containerd, as Debian's package does"},
+	"runc":          {"runc", false, "runc is not a daemon"},
+}
+
+// DockerPackage reports whether preflight judges a package.
+func DockerPackage(name string) bool { _, ok := Roles[name]; return ok }
+
+// PkgChange is one package of the transaction.
+type PkgChange struct {
+	Package, Old, New string
+	Remove            bool
+}
+
+// Transaction is the change and the host it will land on.
+type Transaction struct {
+	Changes []PkgChange
+	// Dockerd is the running dockerd's version, "" when it does not run.
+	Dockerd string
+	// LiveRestore: the running daemon has it on (false also when unknown;
+	// LiveRestoreKnown says which).
+	LiveRestore, LiveRestoreKnown bool
+	// Containers are the running containers' names.
+	Containers []string
+	// Bond is dlr check's containerd-bond finding: Fail when docker.service
+	// goes down with containerd.service.
+	Bond Finding
+	// DockerIORestart: docker.io's debconf question docker.io/restart is
+	// true (Ubuntu's package then restarts dockerd on upgrade).
+	DockerIORestart bool
+}
+
+// Preflight judges a transaction: one finding per daemon the change
+// touches, then one per running container. Nothing of Docker's in the
+// transaction: no findings.
+func Preflight(t Transaction) []Finding {
+	var daemons []Finding
+	dockerdNow, dockerdNext, bondNow := false, false, false
+	dockerdTo := ""
+	var dockerdVerdict Finding
+	for _, c := range t.Changes {
+		role, ok := Roles[c.Package]
+		if !ok {
+			continue
+		}
+		restarts := role.Restarts
+		known := role.Known
+		if c.Package == "docker.io" && t.DockerIORestart {
+			restarts, known = true, "docker.io/restart is true in debconf: the package restarts dockerd on upgrade"
+		}
+		f := Finding{Rule: "preflight-" + role.Component, Subject: c.Package,
+			Title: c.Package + " " + orNoVersion(c.Old) + " -> " + orNoVersion(c.New)}
+		switch role.Component {
+		case "dockerd":
+			if c.Remove {
+				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
+				f.Severity = Warn
+				f.Message = "dockerd stops; containers keep running only with live restore on, and nothing manages them until Docker is installed again"
+				f.Fix = "remove Docker in a maintenance window"
+				if t.Dockerd != "" && !t.LiveRestore {
+					f.Severity, f.Message = Fail, "dockerd stops and, with live restore off, stops every container"
+				}
+				dockerdNow = true
+				break
+			}
+			from := t.Dockerd
+			if from == "" {
+				f.Message = "dockerd does not run: no container to restore (" + known + ")"
+				break
+			}
+			dockerdTo = c.New
+			v := RestoreVerdict("dockerd", from, c.New)
+			when := "the next docker restart"
+			if restarts {
+				dockerdNow = true
+				when = "its restart now"
+			} else {
+				dockerdNext = true
+				when = "dockerd keeps running " + Version(from) + " (" + known + "); the next docker restart"
+			}
+			switch {
+			case !t.LiveRestore:
+				f.Severity = Fail
+				if !restarts {
+					f.Severity = Warn
+				}
+				f.Message = when + " stops every container: live restore is off"
+				f.Fix = "dlr enable, before the upgrade"
+			default:
+				f.Severity, f.Fix = v.Severity, v.Fix
+				f.Message = when + ": " + v.Message
+				if restarts {
+					f.Message += " (" + known + ")"
+				}
+			}
+			dockerdVerdict = v
+		case "containerd":
+			if c.Remove {
+				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
+				f.Severity, f.Message = Warn, "containerd stops: running containers keep their shims, but nothing can manage them until it is back"
+				break
+			}
+			v := RestoreVerdict("containerd", c.Old, c.New)
+			f.Severity, f.Fix = v.Severity, v.Fix
+			f.Message = "containerd restarts (" + known + "): " + v.Message
+			if !restarts {
+				f.Message = "containerd keeps running: " + v.Message
+			}
+			if restarts && t.Bond.Severity == Fail && t.Dockerd != "" {
+				f.Severity = Fail
+				f.Message = "containerd restarts (" + known + ") and docker.service goes down with it: " + t.Bond.Message
+				f.Fix = t.Bond.Fix
+				bondNow = true
+			}
+		case "runc":
+			if c.Remove {
+				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
+				f.Severity, f.Message = Warn, "without runc, docker exec and health checks fail in running containers"
+				break
+			}
+			v := RestoreVerdict("runc", c.Old, c.New)
+			f.Severity, f.Fix = v.Severity, v.Fix
+			f.Message = "not a daemon: running containers keep their processes; " + v.Message
+		}
+		daemons = append(daemons, f)
+	}
+	if len(daemons) == 0 {
+		return nil
+	}
+	cs := containerFindings(t, dockerdNow, dockerdNext, dockerdTo, dockerdVerdict)
+	if bondNow && !dockerdNow {
+		for i := range cs {
+			cs[i].Severity, cs[i].Fix = Fail, t.Bond.Fix
+			cs[i].Message = "at risk: dockerd is restarted with containerd (a stop of containerd leaves it down)"
+			if !t.LiveRestore {
+				cs[i].Message += ", and live restore is off"
+			}
+		}
+	}
+	return append(daemons, cs...)
+}
+
+// containerFindings says per running container what the change does to it.
+func containerFindings(t Transaction, dockerdNow, dockerdNext bool, to string, v Finding) []Finding {
+	names := append([]string(nil), t.Containers...)
+	sort.Strings(names)
+	var out []Finding
+	for _, n := range names {
+		f := Finding{Rule: "preflight-container", Subject: n, Title: n}
+		switch {
+		case dockerdNow && !t.LiveRestore:
+			f.Severity, f.Message, f.Fix = Fail, "at risk: stopped by dockerd's restart (live restore is off)", "dlr enable, before the upgrade"
+		case dockerdNow && v.Severity == Pass:
+			f.Message = "restored by live restore: " + v.Message
+		case dockerdNow:
+			f.Severity, f.Message, f.Fix = v.Severity, "at risk: "+v.Message, v.Fix
+		case dockerdNext && !t.LiveRestore:
+			f.Severity, f.Message, f.Fix = Warn, "kept now; stopped by the next docker restart (live restore is off)", "dlr enable, before restarting docker"
+		case dockerdNext && v.Severity != Pass:
+			f.Severity, f.Message, f.Fix = v.Severity, fmt.Sprintf("kept now; at risk at the next docker restart onto %s: %s", Version(to), v.Message), v.Fix
+		case dockerdNext:
+			f.Message = "kept now; restored by live restore at the next docker restart onto " + Version(to)
+		default:
+			f.Message = "kept: its processes and shim outlive the change (measured for containerd restarts, with live restore on and off)"
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func orNoVersion(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return "(none)"
+	}
+	return v
+}

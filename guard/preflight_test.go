@@ -1,0 +1,83 @@
+package guard
+
+import (
+	"strings"
+	"testing"
+)
+
+// The trixie -> forky upgrade of issue 12 as apt unpacks it.
+var trixieForky = []PkgChange{
+	{Package: "containerd", Old: "1.7.24~ds1-6+deb13u1", New: "2.1.9+ds1-5"},
+	{Package: "docker.io", Old: "26.1.5+dfsg1-9+deb13u1+b1", New: "28.5.2+dfsg4-5"},
+	{Package: "runc", Old: "1.1.15+ds1-2+b4", New: "1.3.6+ds1-1"},
+}
+
+func byRule(fs []Finding) map[string]Finding {
+	m := map[string]Finding{}
+	for _, f := range fs {
+		m[f.Rule+"/"+f.Subject] = f
+	}
+	return m
+}
+
+func TestPreflight(t *testing.T) {
+	bound := Finding{Rule: "containerd-bond", Severity: Fail, Message: "docker.service has BindsTo=containerd.service", Fix: "replace it with Wants="}
+	for _, tc := range []struct {
+		name string
+		t    Transaction
+		want map[string]Severity // rule/subject -> severity
+		says []string
+	}{
+		{"trixie-forky, live restore on: what the matrix measured", Transaction{Changes: trixieForky, Dockerd: "26.1.5+dfsg1", LiveRestore: true, LiveRestoreKnown: true, Containers: []string{"web", "db"}},
+			map[string]Severity{"preflight-dockerd/docker.io": Pass, "preflight-containerd/containerd": Pass, "preflight-runc/runc": Pass, "preflight-container/web": Pass, "preflight-container/db": Pass},
+			[]string{"dockerd keeps running 26.1.5", "trixie-forky/restart-docker", "kept now; restored by live restore at the next docker restart onto 28.5.2"}},
+		{"trixie-forky, live restore off: kept now, lost at the next restart", Transaction{Changes: trixieForky, Dockerd: "26.1.5+dfsg1", LiveRestoreKnown: true, Containers: []string{"web"}},
+			map[string]Severity{"preflight-dockerd/docker.io": Warn, "preflight-container/web": Warn},
+			[]string{"the next docker restart stops every container: live restore is off", "kept now; stopped by the next docker restart"}},
+		{"docker-ce restarts dockerd now, live restore off", Transaction{Changes: []PkgChange{{Package: "docker-ce", Old: "5:26.1.5-1~debian.12~bookworm", New: "5:28.5.2-1~debian.12~bookworm"}}, Dockerd: "26.1.5", LiveRestoreKnown: true, Containers: []string{"web"}},
+			map[string]Severity{"preflight-dockerd/docker-ce": Fail, "preflight-container/web": Fail},
+			[]string{"its restart now stops every container", "at risk: stopped by dockerd's restart"}},
+		{"docker-ce onto a known-bad release", Transaction{Changes: []PkgChange{{Package: "docker-ce", Old: "5:24.0.2-1~debian.12~bookworm", New: "5:24.0.3-1~debian.12~bookworm"}}, Dockerd: "24.0.2", LiveRestore: true, LiveRestoreKnown: true, Containers: []string{"web"}},
+			map[string]Severity{"preflight-dockerd/docker-ce": Fail, "preflight-container/web": Fail},
+			[]string{"moby/moby#45903", "at risk: dockerd 24.0.3 panics"}},
+		{"docker-ce onto an unmeasured release", Transaction{Changes: []PkgChange{{Package: "docker-ce", Old: "5:27.5.1-1", New: "5:28.0.0-1"}}, Dockerd: "27.5.1", LiveRestore: true, LiveRestoreKnown: true, Containers: []string{"web"}},
+			map[string]Severity{"preflight-dockerd/docker-ce": Warn, "preflight-container/web": Warn},
+			[]string{"not proven", "at risk: dockerd 27.5.1 -> 28.0.0: not proven"}},
+		{"containerd restarts and docker.service is bound to it", Transaction{Changes: trixieForky[:1], Dockerd: "26.1.5+dfsg1", LiveRestore: true, LiveRestoreKnown: true, Containers: []string{"web"}, Bond: bound},
+			map[string]Severity{"preflight-containerd/containerd": Fail, "preflight-container/web": Fail},
+			[]string{"docker.service goes down with it: docker.service has BindsTo=containerd.service", "at risk: dockerd is restarted with containerd"}},
+		{"containerd alone, not bound", Transaction{Changes: trixieForky[:1], Dockerd: "26.1.5+dfsg1", LiveRestore: true, LiveRestoreKnown: true, Containers: []string{"web"}},
+			map[string]Severity{"preflight-containerd/containerd": Pass, "preflight-container/web": Pass},
+			[]string{"containerd restarts (measured", "kept: its processes and shim outlive the change"}},
+		{"Ubuntu's docker.io with docker.io/restart true", Transaction{Changes: []PkgChange{{Package: "docker.io", Old: "26.1.5-0ubuntu1", New: "28.5.2-0ubuntu1"}}, Dockerd: "26.1.5", LiveRestore: true, LiveRestoreKnown: true, Containers: []string{"web"}, DockerIORestart: true},
+			map[string]Severity{"preflight-dockerd/docker.io": Pass, "preflight-container/web": Pass},
+			[]string{"its restart now", "docker.io/restart is true in debconf", "restored by live restore"}},
+		{"docker.io removed, live restore off", Transaction{Changes: []PkgChange{{Package: "docker.io", Old: "26.1.5", Remove: true}}, Dockerd: "26.1.5", LiveRestoreKnown: true, Containers: []string{"web"}},
+			map[string]Severity{"preflight-dockerd/docker.io": Fail, "preflight-container/web": Fail},
+			[]string{"stops every container"}},
+		{"dockerd not running", Transaction{Changes: trixieForky},
+			map[string]Severity{"preflight-dockerd/docker.io": Pass},
+			[]string{"dockerd does not run"}},
+	} {
+		fs := Preflight(tc.t)
+		got := byRule(fs)
+		var text []string
+		for _, f := range fs {
+			text = append(text, f.Severity.String()+" "+f.Title+": "+f.Message)
+		}
+		all := strings.Join(text, "\n")
+		for k, sev := range tc.want {
+			if f, ok := got[k]; !ok || f.Severity != sev {
+				t.Errorf("%s: %s = %v (present %v), want %v\n%s", tc.name, k, f.Severity, ok, sev, all)
+			}
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(all, s) {
+				t.Errorf("%s: no %q in\n%s", tc.name, s, all)
+			}
+		}
+	}
+	if fs := Preflight(Transaction{Changes: []PkgChange{{Package: "docker-cli", Old: "1", New: "2"}}, Containers: []string{"web"}}); fs != nil {
+		t.Errorf("nothing of Docker's daemons: %v", fs)
+	}
+}
