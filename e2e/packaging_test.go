@@ -22,6 +22,8 @@ const (
 	pkgDaemonJSON     = "/etc/docker/daemon.json"
 	pkgSysctlDropIn   = "/etc/sysctl.d/60-docker-liverestore.conf"
 	pkgSettings       = "/etc/docker-liverestore/settings"
+	aptHookConf       = "/etc/apt/apt.conf.d/50docker-liverestore"
+	aptHook           = "/usr/lib/docker-liverestore/apt-preflight"
 	pkgOrigDaemonJSON = "{\n  \"log-level\": \"info\"\n}\n"
 	pkgPipe16M        = "16777216"
 	pkgPipeDefault    = "1048576"
@@ -321,7 +323,10 @@ func TestPackageFiles(t *testing.T) {
 	debList := host("dpkg-deb", "-c", p.Cur.Deb)
 	rpmList := host("rpm", "-qpl", p.Cur.RPM)
 	wantContains(t, "dpkg-deb -c", debList, append(wantFiles, "/usr/share/doc/docker-liverestore/changelog.Debian.gz",
-		"/usr/share/lintian/overrides/docker-liverestore")...)
+		"/usr/share/lintian/overrides/docker-liverestore", aptHookConf, "-rwxr-xr-x root/root "+aptHook)...)
+	if strings.Contains(rpmList, "/etc/apt/") || strings.Contains(rpmList, "apt-preflight") {
+		t.Errorf("the rpm ships apt's hook:\n%s", rpmList)
+	}
 	wantContains(t, "rpm -qpl", rpmList, append(wantFiles, "/usr/share/doc/docker-liverestore/changelog.gz")...)
 	for what, list := range map[string]string{"deb": debList, "rpm": rpmList} {
 		if strings.Contains(list, "/etc/docker/") {
@@ -338,8 +343,8 @@ func TestPackageFiles(t *testing.T) {
 	if got := host("dpkg-deb", "--ctrl-tarfile", p.Cur.Deb); !strings.Contains(got, "conffiles") {
 		t.Errorf("the deb has no conffiles")
 	}
-	if got := host("sh", "-c", "dpkg-deb --info "+p.Cur.Deb+" conffiles"); strings.TrimSpace(got) != pkgSettings {
-		t.Errorf("deb conffiles = %q, want %s", got, pkgSettings)
+	if got := host("sh", "-c", "dpkg-deb --info "+p.Cur.Deb+" conffiles"); strings.TrimSpace(got) != aptHookConf+"\n"+pkgSettings {
+		t.Errorf("deb conffiles = %q, want %s and %s", got, aptHookConf, pkgSettings)
 	}
 
 	// rpm: the settings are config(noreplace); %post enables, %preun

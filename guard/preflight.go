@@ -156,10 +156,11 @@ func Preflight(t Transaction) []Finding {
 	cs := containerFindings(t, dockerdNow, dockerdNext, dockerdTo, dockerdVerdict)
 	if bondNow && !dockerdNow {
 		for i := range cs {
-			cs[i].Severity, cs[i].Fix = Fail, t.Bond.Fix
-			cs[i].Message = "at risk: dockerd is restarted with containerd (a stop of containerd leaves it down)"
+			cs[i].Severity, cs[i].Fix = Warn, t.Bond.Fix
+			cs[i].Message = "at risk: dockerd is restarted with containerd; live restore restores it (measured: containerd's reinstall restarted a bound dockerd, containers kept their PIDs), but a stop of containerd leaves dockerd down"
 			if !t.LiveRestore {
-				cs[i].Message += ", and live restore is off"
+				cs[i].Severity = Fail
+				cs[i].Message = "at risk: dockerd is restarted with containerd, and with live restore off that stops it"
 			}
 		}
 	}

@@ -33,7 +33,7 @@ PKG_VERSION ?= $(shell packaging/version.sh)
 # does not expand variables in script paths), so builds take turns on a lock.
 PKG_BUILD_DIR := .cache/pkg
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-PKG_SCRIPTS := postinst prerm postrm rpm-post rpm-preun rpm-postun
+PKG_SCRIPTS := postinst prerm postrm rpm-post rpm-preun rpm-postun apt-preflight
 PKG_HOST_TOOLS := lintian rpm
 PKG_KEYRING ?=
 

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/docker-liverestore/dlr/guard"
@@ -45,6 +46,8 @@ func Preflight(ctx context.Context, e *Env, o Options, in PreflightInput, r *Rep
 	if err != nil {
 		return failed("%v", err)
 	}
+	// apt gives its own order (dependencies first): one order for a person
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Package < changes[j].Package })
 	p := &PreflightReport{Changes: []host.PackageChange{}}
 	r.Preflight = p
 	t := guard.Transaction{}

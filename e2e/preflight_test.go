@@ -1,0 +1,182 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPreflightAptHook (issue 12 item 4): in a trixie guest with the
+// docker-liverestore .deb installed (so live restore is on and apt's hook
+// is in place) and containers running, the upgrade to forky's Docker
+// (docker.io 28.5.2, containerd 2.1.9, runc 1.3.6), installed with the
+// guest's own apt:
+//   - with STRICT=yes and docker.service bound to containerd (a BindsTo=
+//     drop-in): apt stops before dpkg unpacks anything, with dlr's FAIL in
+//     its output; every package, daemon and container is as it was;
+//   - with dlr missing (the hook cannot give a verdict): apt goes on under
+//     STRICT=no and stops under STRICT=yes;
+//   - fixed (Wants=), STRICT=yes: apt shows dlr's verdict (PASS, the
+//     measured trixie -> forky restore) and upgrades; the containers keep
+//     their PIDs; dlr check and dlr status then judge the pending restart
+//     PASS, and `systemctl restart docker` restores every container: what
+//     dlr said is what happened;
+//   - a transaction without Docker's packages prints nothing of dlr's;
+//   - removed (not purged), the kept apt.conf.d file leaves apt working.
+func TestPreflightAptHook(t *testing.T) {
+	p := packagesForTest(t)
+	g := pkgGuest(t, "trixie", p)
+	out := pkgMust(t, g, "apt-get install -y --no-install-recommends "+guestDeb(p.Cur))
+	if got := gsh(t, g, "docker info -f '{{.LiveRestoreEnabled}}'"); got != "true" {
+		t.Fatalf("LiveRestoreEnabled after the install = %s\n%s", got, out)
+	}
+	for _, name := range []string{"web", "db"} {
+		g.MustExec(t, "docker", "run", "-d", "--name", name, "--restart", "unless-stopped", "logger", "/app", "-rate", "1000")
+	}
+	var guestDebs []string
+	for _, f := range debSet("forky", "docker", forkyDocker)(t) {
+		g.CopyIn(t, f, "/root/forky/"+filepath.Base(f), 0o644)
+		guestDebs = append(guestDebs, "/root/forky/"+filepath.Base(f))
+	}
+	upgrade := "apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold " + strings.Join(guestDebs, " ")
+	type snapshot struct{ pkgs, dockerd, containerd, web, db string }
+	look := func() snapshot {
+		return snapshot{
+			pkgs:       gsh(t, g, "dpkg-query -W -f '${Package}=${Version} ' docker.io docker-cli containerd runc"),
+			dockerd:    gsh(t, g, "systemctl show -p MainPID --value docker.service"),
+			containerd: gsh(t, g, "systemctl show -p MainPID --value containerd.service"),
+			web:        gsh(t, g, "docker inspect -f '{{.State.Pid}}' web"),
+			db:         gsh(t, g, "docker inspect -f '{{.State.Pid}}' db"),
+		}
+	}
+	before := look()
+	t.Logf("before: %+v", before)
+	setSetting := func(key, value string) {
+		g.Sh(t, "sed -i 's/^"+key+"=.*/"+key+"="+value+"/' "+pkgSettings+" && grep -q '^"+key+"="+value+"$' "+pkgSettings)
+	}
+
+	t.Run("strict-fail-refuses", func(t *testing.T) {
+		g.Sh(t, "mkdir -p /etc/systemd/system/docker.service.d && printf '[Unit]\\nBindsTo=containerd.service\\n' > /etc/systemd/system/docker.service.d/bind.conf && systemctl daemon-reload")
+		setSetting("STRICT", "yes")
+		start := time.Now()
+		out, code := pkgRun(t, g, upgrade)
+		t.Logf("FIGURE refused apt-get install: %s", time.Since(start).Round(time.Millisecond))
+		if code == 0 {
+			t.Fatalf("apt-get install went on under STRICT=yes with a FAIL verdict")
+		}
+		wantContains(t, "apt's output", out,
+			"docker-liverestore: dlr preflight: containerd 1.7.24~ds1-6+deb13u1 -> 2.1.9+ds1-5",
+			"docker-liverestore: FAIL  containerd",
+			"BindsTo=containerd.service",
+			"WARN  web", "at risk: dockerd is restarted with containerd; live restore restores it",
+			"STRICT=yes in /etc/docker-liverestore/settings: stopping apt before anything is unpacked",
+			"E: Sub-process DLR_APT_HOOK=3")
+		if strings.Contains(out, "Unpacking") {
+			t.Errorf("dpkg unpacked something:\n%s", out)
+		}
+		if got := look(); got != before {
+			t.Errorf("changed by the refused install: %+v, was %+v", got, before)
+		}
+	})
+
+	// docker.service is still bound to containerd here: the reinstall of
+	// containerd below restarts dockerd with it (live restore is on).
+	t.Run("no-verdict", func(t *testing.T) {
+		bound := look()
+		g.MustExec(t, "mv", "/usr/bin/dlr", "/usr/bin/dlr.away")
+		defer g.MustExec(t, "mv", "/usr/bin/dlr.away", "/usr/bin/dlr")
+		// A reinstall of containerd (one of Docker's packages) asks dlr.
+		reinstall := "apt-get install -y --reinstall " + strings.TrimSpace(g.Sh(t, "ls /var/cache/apt/archives/containerd_*.deb"))
+		out, code := pkgRun(t, g, reinstall)
+		if code == 0 || !strings.Contains(out, "dlr preflight gave no verdict (exit 127); STRICT=yes") {
+			t.Errorf("STRICT=yes, dlr missing: exit %d\n%s", code, out)
+		}
+		setSetting("STRICT", "no")
+		out, code = pkgRun(t, g, reinstall)
+		if code != 0 || !strings.Contains(out, "dlr preflight gave no verdict (exit 127); going on (STRICT=no)") {
+			t.Errorf("STRICT=no, dlr missing: exit %d\n%s", code, out)
+		}
+		waitDocker(t, g)
+		got := look()
+		t.Logf("FACT BindsTo=containerd.service, live restore on: containerd's reinstall restarted dockerd (MainPID %s -> %s, containerd %s -> %s); containers web %s -> %s, db %s -> %s",
+			bound.dockerd, got.dockerd, bound.containerd, got.containerd, bound.web, got.web, bound.db, got.db)
+		if got.dockerd == bound.dockerd {
+			t.Errorf("with BindsTo=, containerd's restart left dockerd's MainPID %s: the bond check's premise", got.dockerd)
+		}
+		if got.web != bound.web || got.db != bound.db {
+			t.Errorf("live restore did not keep the containers through the bound restart: %+v -> %+v", bound, got)
+		}
+	})
+
+	t.Run("upgrade-with-verdict", func(t *testing.T) {
+		g.Sh(t, "printf '[Unit]\\nWants=containerd.service\\n' > /etc/systemd/system/docker.service.d/bind.conf && systemctl daemon-reload")
+		setSetting("STRICT", "yes")
+		pre := look()
+		out := pkgMust(t, g, upgrade)
+		wantContains(t, "apt's output", out,
+			"docker-liverestore: dlr preflight: containerd 1.7.24~ds1-6+deb13u1 -> 2.1.9+ds1-5, docker.io 26.1.5+dfsg1-9+deb13u1+b1 -> 28.5.2+dfsg4-5, runc 1.1.15+ds1-2+b4 -> 1.3.6+ds1-1",
+			"docker-liverestore: PASS  docker.io",
+			"trixie-forky/restart-docker: 6/6 containers kept their PIDs",
+			"docker-liverestore: PASS  web",
+			"kept now; restored by live restore at the next docker restart onto 28.5.2",
+			"docker-liverestore: 0 FAIL, 0 WARN",
+			"Unpacking docker.io (28.5.2+dfsg4-5)")
+		// The hook ran before dpkg unpacked anything.
+		if strings.Index(out, "docker-liverestore: dlr preflight:") > strings.Index(out, "Unpacking") {
+			t.Errorf("the verdict came after dpkg started:\n%s", out)
+		}
+		waitDocker(t, g)
+		after := look()
+		t.Logf("after the upgrade: %+v", after)
+		if after.web != pre.web || after.db != pre.db || after.dockerd != pre.dockerd {
+			t.Errorf("the upgrade was to keep dockerd and the containers: %+v -> %+v", pre, after)
+		}
+		if after.containerd == pre.containerd {
+			t.Errorf("containerd's package did not restart it (the verdict said it would): %+v", after)
+		}
+		// What dlr says of the pending restart, then the restart itself.
+		check, _, _, _ := g.Exec(t.Context(), "dlr", "check")
+		if !strings.Contains(check, "PASS  installed dockerd restores containers") || !strings.Contains(check, "dockerd 26.1.5 -> 28.5.2: restored in dlr's upgrade matrix") {
+			t.Errorf("dlr check after the upgrade:\n%s", check)
+		}
+		status := g.MustExec(t, "dlr", "status")
+		if !strings.Contains(status, "installed:") || !strings.Contains(status, "next restart: PASS") {
+			t.Errorf("dlr status after the upgrade:\n%s", status)
+		}
+		g.Exec(t.Context(), "systemctl", "reset-failed", "docker")
+		g.MustExec(t, "systemctl", "restart", "docker")
+		waitDocker(t, g)
+		restarted := look()
+		t.Logf("after systemctl restart docker: %+v", restarted)
+		if restarted.web != pre.web || restarted.db != pre.db {
+			t.Errorf("the restart onto 28.5.2 did not keep the containers as dlr said it would: %+v -> %+v", pre, restarted)
+		}
+		if v := gsh(t, g, "docker version -f '{{.Server.Version}}'"); !strings.HasPrefix(v, "28.5.2") {
+			t.Errorf("running dockerd %s after the restart", v)
+		}
+	})
+
+	t.Run("not-docker-silent", func(t *testing.T) {
+		tini := strings.TrimSpace(g.Sh(t, "ls /root/forky/tini_*.deb"))
+		out := pkgMust(t, g, "apt-get install -y --reinstall "+tini)
+		if strings.Contains(out, "docker-liverestore:") {
+			t.Errorf("the hook spoke for a transaction without Docker's packages:\n%s", out)
+		}
+	})
+
+	t.Run("removed-not-purged", func(t *testing.T) {
+		pkgMust(t, g, "apt-get remove -y docker-liverestore")
+		if gsh(t, g, "test -e "+aptHookConf+" && echo kept") != "kept" {
+			t.Fatalf("%s is gone after remove (a conffile stays until purge)", aptHookConf)
+		}
+		reinstall := "apt-get install -y --reinstall " + strings.TrimSpace(g.Sh(t, "ls /root/forky/containerd_*.deb"))
+		out := pkgMust(t, g, reinstall)
+		if strings.Contains(out, "docker-liverestore:") {
+			t.Errorf("the removed package's hook spoke:\n%s", out)
+		}
+		pkgMust(t, g, "apt-get purge -y docker-liverestore")
+	})
+}

@@ -1,0 +1,63 @@
+
+# apt-preflight: apt's DPkg::Pre-Install-Pkgs hook
+# (/etc/apt/apt.conf.d/50docker-liverestore), run by apt before dpkg unpacks
+# anything. apt writes the transaction on stdin (protocol VERSION 3); only
+# when one of Docker's packages is in it does this ask `dlr preflight`, whose
+# verdict is printed in apt's output. It never stops apt unless STRICT=yes:
+# then a FAIL verdict, or no verdict at all (dlr missing, broken, or slower
+# than PREFLIGHT_TIMEOUT), stops the transaction before anything is unpacked.
+set +e
+
+hook_in=$(mktemp "${TMPDIR:-/tmp}/dlr-preflight.XXXXXX") || {
+	cat >/dev/null
+	exit 0
+}
+hook_out="$hook_in.out"
+trap 'rm -f "$hook_in" "$hook_out"' EXIT
+cat >"$hook_in"
+# The cheap part, all that runs for a transaction without Docker's packages.
+grep -Eq '^(docker\.io|docker-ce|moby-engine|containerd|containerd\.io|runc) ' "$hook_in" || exit 0
+is_yes PREFLIGHT yes || exit 0
+
+strict=no
+is_yes STRICT no && strict=yes
+limit=$(setting PREFLIGHT_TIMEOUT 30)
+case "$limit" in
+'' | *[!0-9]*) limit=30 ;;
+esac
+
+rc=0
+if command -v dlr >/dev/null 2>&1; then
+	timeout -k 5 "$limit" dlr preflight --apt-hook <"$hook_in" >"$hook_out" 2>&1 || rc=$?
+else
+	echo "dlr: not found" >"$hook_out"
+	rc=127
+fi
+sed -e '/^$/d' -e 's/^/docker-liverestore: /' "$hook_out"
+
+case "$rc" in
+0) exit 0 ;;
+3)
+	if [ "$strict" = yes ]; then
+		shout "**********************************************************************"
+		shout "*** dlr preflight: this change would cost running containers (FAIL above)."
+		shout "*** STRICT=yes in $DLR_SETTINGS: stopping apt before anything is unpacked."
+		shout "*** Fix what FAILs, or run this once with DLR_STRICT=no to go on."
+		shout "**********************************************************************"
+		exit 1
+	fi
+	shout "dlr preflight: FAIL above; going on (STRICT=no in $DLR_SETTINGS)"
+	exit 0
+	;;
+esac
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	why="it did not finish within PREFLIGHT_TIMEOUT=$limit s"
+else
+	why="exit $rc"
+fi
+if [ "$strict" = yes ]; then
+	shout "dlr preflight gave no verdict ($why); STRICT=yes in $DLR_SETTINGS: stopping apt before anything is unpacked (DLR_STRICT=no or DLR_PREFLIGHT=no to go on)"
+	exit 1
+fi
+shout "dlr preflight gave no verdict ($why); going on (STRICT=no)"
+exit 0
