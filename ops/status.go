@@ -99,7 +99,7 @@ func (e *Env) statusSkew(ctx context.Context, f *host.Facts, s *StatusReport, r 
 	// A package that replaced the binary leaves the running one's
 	// /proc/PID/exe "(deleted)": without that, the versions match and
 	// status spares the `dockerd --version` run.
-	if exe, err := os.Readlink(e.Path("/proc/"+strconv.Itoa(s.MainPID)+"/exe")); err == nil && !strings.HasSuffix(exe, " (deleted)") {
+	if exe, err := os.Readlink(e.Path("/proc/" + strconv.Itoa(s.MainPID) + "/exe")); err == nil && !strings.HasSuffix(exe, " (deleted)") {
 		return
 	}
 	installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
