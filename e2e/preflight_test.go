@@ -3,6 +3,11 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +62,35 @@ func TestPreflightAptHook(t *testing.T) {
 	setSetting := func(key, value string) {
 		g.Sh(t, "sed -i 's/^"+key+"=.*/"+key+"="+value+"/' "+pkgSettings+" && grep -q '^"+key+"="+value+"$' "+pkgSettings)
 	}
+
+	// The same verdict outside apt's hook: from apt's candidates (a local
+	// repository of forky's packages) and from package files (forky's .debs,
+	// and Docker CE's name on an .rpm built here).
+	t.Run("candidates-and-files", func(t *testing.T) {
+		g.CopyIn(t, writePackagesIndex(t, debSet("forky", "docker", forkyDocker)(t)), "/root/forky/Packages", 0o644)
+		g.Sh(t, "echo 'deb [trusted=yes] file:/root/forky ./' > /etc/apt/sources.list.d/forky.list && "+
+			"apt-get update -qq -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/forky.list -o Dir::Etc::sourceparts=/nonexistent")
+		defer g.Sh(t, "rm /etc/apt/sources.list.d/forky.list")
+		verdict := []string{
+			"dlr preflight: containerd 1.7.24~ds1-6+deb13u1 -> 2.1.9+ds1-5, docker.io 26.1.5+dfsg1-9+deb13u1+b1 -> 28.5.2+dfsg4-5, runc 1.1.15+ds1-2+b4 -> 1.3.6+ds1-1",
+			"PASS  web", "kept now; restored by live restore at the next docker restart onto 28.5.2", "0 FAIL, 0 WARN",
+		}
+		out, _, code, _ := g.Exec(t.Context(), "dlr", "preflight")
+		t.Logf("$ dlr preflight  (exit %d)\n%s", code, out)
+		wantContains(t, "dlr preflight (apt's candidates)", out, verdict...)
+		out, _, code, _ = g.Exec(t.Context(), "sh", "-c", "dlr preflight /root/forky/*.deb")
+		t.Logf("$ dlr preflight /root/forky/*.deb  (exit %d)\n%s", code, out)
+		wantContains(t, "dlr preflight FILE.deb...", out, verdict...)
+		g.CopyIn(t, buildRPM(t, "docker-ce", "28.5.2", "1.fc41", "5"), "/root/docker-ce.rpm", 0o644)
+		out, _, code, _ = g.Exec(t.Context(), "dlr", "preflight", "/root/docker-ce.rpm")
+		t.Logf("$ dlr preflight /root/docker-ce.rpm  (exit %d)\n%s", code, out)
+		wantContains(t, "dlr preflight FILE.rpm", out, "dlr preflight: docker-ce (not installed) -> 5:28.5.2-1.fc41",
+			"PASS  docker-ce", "its restart now: dockerd 26.1.5 -> 28.5.2: restored in dlr's upgrade matrix",
+			"not measured by dlr: Docker CE's package is reported to restart dockerd", "restored by live restore")
+		if got := look(); got != before {
+			t.Errorf("dlr preflight changed something: %+v, was %+v", got, before)
+		}
+	})
 
 	t.Run("strict-fail-refuses", func(t *testing.T) {
 		g.Sh(t, "mkdir -p /etc/systemd/system/docker.service.d && printf '[Unit]\\nBindsTo=containerd.service\\n' > /etc/systemd/system/docker.service.d/bind.conf && systemctl daemon-reload")
@@ -179,4 +213,49 @@ func TestPreflightAptHook(t *testing.T) {
 		}
 		pkgMust(t, g, "apt-get purge -y docker-liverestore")
 	})
+}
+
+// writePackagesIndex writes an apt "Packages" index of debs (a flat
+// repository: each file's control fields, Filename, Size, SHA256) and
+// returns its path.
+func writePackagesIndex(t *testing.T, debs []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, d := range debs {
+		control, err := exec.Command("dpkg-deb", "-f", d).Output()
+		if err != nil {
+			t.Fatalf("dpkg-deb -f %s: %v", d, err)
+		}
+		data, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(&b, "%sFilename: ./%s\nSize: %d\nSHA256: %s\n\n", control, filepath.Base(d), len(data), hex.EncodeToString(sum[:]))
+	}
+	p := filepath.Join(t.TempDir(), "Packages")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// buildRPM builds an empty noarch .rpm NAME-[EPOCH:]VERSION-RELEASE with
+// rpmbuild and returns its path.
+func buildRPM(t *testing.T, name, version, release, epoch string) string {
+	t.Helper()
+	top := t.TempDir()
+	spec := fmt.Sprintf("Name: %s\nEpoch: %s\nVersion: %s\nRelease: %s\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%%description\ntest\n%%files\n",
+		name, epoch, version, release)
+	if err := os.WriteFile(filepath.Join(top, "p.spec"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("rpmbuild", "--define", "_topdir "+top, "-bb", filepath.Join(top, "p.spec")).CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(top, "RPMS", "noarch", name+"-*.rpm"))
+	if len(files) != 1 {
+		t.Fatalf("rpmbuild made %v", files)
+	}
+	return files[0]
 }
