@@ -32,3 +32,13 @@ bench: deps bench-deps build
 	DLR_SPEED_DEB=$$(ls $(BENCH_PKG)/*_$(BENCH_ARCH).deb) \
 	$(GO) test -tags e2e -count=1 -timeout 30m -v -run '^TestSpeed$$' ./e2e/ > .cache/bench.log 2>&1; \
 	rc=$$?; grep -E 'FIGURE| (dlr|shell): |installed |note: |--- FAIL|^FAIL' .cache/bench.log | sed 's/^ *speed_test.go:[0-9]*: //' | tee -a .cache/bench.txt; exit $$rc
+
+# bench-apt-hook prints what apt's hook (/etc/apt/apt.conf.d/50docker-liverestore)
+# costs a transaction without Docker's packages: the hook against a bare
+# `sh -c 'cat >/dev/null'` on the same apt input (tools/benchhook).
+BENCH_HOOK_RUNS ?= 300
+.PHONY: bench-apt-hook
+bench-apt-hook:
+	@$(MAKE) --no-print-directory packages PKG_ARCHES=$(BENCH_ARCH) DIST_DIR=.cache/bench-hook-pkg >/dev/null
+	@echo "bench-apt-hook: $$(git rev-parse --short HEAD), $$(date -u +%FT%TZ), $$(nproc) cores, load $$(cut -d' ' -f1-3 /proc/loadavg)"
+	@$(GO) run ./tools/benchhook -script $(PKG_BUILD_DIR)/scripts/apt-preflight -n $(BENCH_HOOK_RUNS)

@@ -8,15 +8,21 @@
 # than PREFLIGHT_TIMEOUT), stops the transaction before anything is unpacked.
 set +e
 
-hook_in=$(mktemp "${TMPDIR:-/tmp}/dlr-preflight.XXXXXX") || {
-	cat >/dev/null
-	exit 0
-}
-hook_out="$hook_in.out"
-trap 'rm -f "$hook_in" "$hook_out"' EXIT
-cat >"$hook_in"
-# The cheap part, all that runs for a transaction without Docker's packages.
-grep -Eq '^(docker\.io|docker-ce|moby-engine|containerd|containerd\.io|runc) ' "$hook_in" || exit 0
+# Read apt's input with the shell's own read: only the lines of Docker's
+# packages are kept (all that dlr needs), and nothing is started for a
+# transaction without them.
+IFS= read -r hook_version || exit 0
+while IFS= read -r line && [ -n "$line" ]; do :; done # the configuration
+hook_pkgs=
+while IFS= read -r line || [ -n "$line" ]; do
+	case "$line" in
+	"docker.io "* | "docker-ce "* | "moby-engine "* | "containerd "* | "containerd.io "* | "runc "*)
+		hook_pkgs="$hook_pkgs$line
+"
+		;;
+	esac
+done
+[ -n "$hook_pkgs" ] || exit 0
 is_yes PREFLIGHT yes || exit 0
 
 strict=no
@@ -28,12 +34,12 @@ esac
 
 rc=0
 if command -v dlr >/dev/null 2>&1; then
-	timeout -k 5 "$limit" dlr preflight --apt-hook <"$hook_in" >"$hook_out" 2>&1 || rc=$?
+	hook_out=$(printf '%s\n\n%s' "$hook_version" "$hook_pkgs" | timeout -k 5 "$limit" dlr preflight --apt-hook 2>&1) || rc=$?
 else
-	echo "dlr: not found" >"$hook_out"
+	hook_out="dlr: not found"
 	rc=127
 fi
-sed -e '/^$/d' -e 's/^/docker-liverestore: /' "$hook_out"
+printf '%s\n' "$hook_out" | sed -e '/^$/d' -e 's/^/docker-liverestore: /'
 
 case "$rc" in
 0) exit 0 ;;
