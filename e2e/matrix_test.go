@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +30,8 @@ import (
 //	  log_gap=SECONDS|- port=yes|no|- health=yes|no|- containerd=kept|restarted dockerd=kept|restarted
 //
 // one line per step (MATRIX-STEP: what apt changed, how long it took, the
-// running versions before and after, `dlr check`'s exit code) and, with
+// running versions before and after, `dlr preflight`'s worst result on the
+// step's packages, `dlr check`'s exit code and its version item) and, with
 // live restore on, one FACT line per daemon restarted with a version skew
 // (the evidence a `dlr check` table can be built from). $DLR_MATRIX selects
 // the scenarios ("all", or names separated by commas; default
@@ -40,7 +42,12 @@ import (
 // 26.1 -> 28.5 restart, a same-version reinstall); with it off, a dockerd
 // restart stops a container without a restart policy and brings back the
 // one with `--restart unless-stopped`; the packages really were installed,
-// and a restart runs the installed dockerd. The rest is recorded.
+// and a restart runs the installed dockerd. And nothing dlr says is
+// contradicted: a PASS of `dlr preflight` before a step, or of `dlr
+// check`'s version item before the docker restart, means every container
+// keeps its PID through it; the version item never FAILs a measured
+// restart; with live restore off, preflight never PASSes a docker.io
+// change (the pending restart stops the containers). The rest is recorded.
 func TestUpgradeMatrix(t *testing.T) {
 	want := os.Getenv("DLR_MATRIX")
 	if want == "" {
@@ -227,6 +234,10 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 		dlr(t, g, "check")
 	}
 
+	// promised: what dlr said before a step of the restart that step makes
+	// ("" nothing; else the worst result and who said it), to hold the next
+	// steps to it: nothing dlr says may be contradicted by what happens.
+	promised := ""
 	for _, st := range sc.steps {
 		before := map[string]ctrState{}
 		for _, c := range matrixContainers {
@@ -234,6 +245,18 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 		}
 		d0 := daemonState(t, g)
 		g.Exec(context.Background(), "systemctl", "reset-failed", "docker", "containerd")
+		// dlr preflight on the step's packages, before apt sees them.
+		pre := "-"
+		if files := stepFiles(t, g, st); len(files) > 0 {
+			_, out, _ := dlr(t, g, append([]string{"preflight", "--json"}, files...)...)
+			pre = worstResult(t, out, "")
+			if mode == "dlr" && pre == "PASS" {
+				promised = "PASS (dlr preflight before " + st.name + ")"
+			}
+			if mode == "stock" && pre == "PASS" && strings.Contains(strings.Join(files, " "), "/docker.io_") {
+				t.Errorf("live restore off: dlr preflight before %s says PASS, though the pending docker restart stops the containers", st.name)
+			}
+		}
 
 		start := time.Now()
 		out := runStep(t, g, st)
@@ -302,16 +325,26 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 			}
 		}
 
-		check := "-"
+		check, version := "-", "-"
 		if mode == "dlr" {
-			code, _, _ := dlr(t, g, "check")
-			check = strconv.Itoa(code)
+			code, out, _ := dlr(t, g, "check", "--json")
+			check, version = strconv.Itoa(code), worstResult(t, out, "version")
+			if promised != "" && kept != total {
+				t.Errorf("dlr said %s, but step %s kept %d of %d containers", promised, st.name, kept, total)
+			}
+			promised = ""
+			if version == "PASS" && d1.dockerd != installedDockerd(t, g) {
+				promised = "PASS (dlr check's version item, of the pending docker restart)"
+			}
+			if version == "FAIL" {
+				t.Errorf("after %s, dlr check's version item FAILs a restart the matrix measured", st.name)
+			}
 		}
-		stepLine := fmt.Sprintf("MATRIX-STEP scenario=%s step=%s mode=%s took=%.1fs docker_ready_after=%.1fs containerd=%s(%s->%s) dockerd=%s(%s->%s) installed=%s kept=%d/%d dlr_check_exit=%s",
+		stepLine := fmt.Sprintf("MATRIX-STEP scenario=%s step=%s mode=%s took=%.1fs docker_ready_after=%.1fs containerd=%s(%s->%s) dockerd=%s(%s->%s) installed=%s kept=%d/%d dlr_preflight=%s dlr_check_exit=%s dlr_check_version=%s",
 			sc.name, st.name, mode, took.Seconds(), readyIn.Seconds(),
 			label[containerdRestarted], d0.containerd, d1.containerd,
 			label[dockerdRestarted], d0.dockerd, d1.dockerd,
-			installedDiff(d0.installed, d1.installed), kept, total, check)
+			installedDiff(d0.installed, d1.installed), kept, total, pre, check, version)
 		t.Log(stepLine)
 		if out != "" {
 			t.Logf("output of step %s (restart-related lines):\n%s", st.name, restartLines(out))
@@ -580,4 +613,74 @@ func matrixTable(rows []string) string {
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
 	return b.String()
+}
+
+// stepFiles copies a step's packages into the guest (as runStep will) and
+// returns their guest paths: the .debs of an apt step, the guest's cached
+// .debs of a reinstall; none for a command.
+func stepFiles(t *testing.T, g *rig.Guest, st matrixStep) []string {
+	t.Helper()
+	switch {
+	case st.debs != nil:
+		var files []string
+		for _, f := range st.debs(t) {
+			gp := "/root/debs/" + st.name + "/" + filepath.Base(f)
+			g.CopyIn(t, f, gp, 0o644)
+			files = append(files, gp)
+		}
+		return files
+	case st.reinstall != nil:
+		var files []string
+		for _, p := range st.reinstall {
+			files = append(files, strings.Fields(g.Sh(t, "ls /var/cache/apt/archives/"+p+"_*.deb"))...)
+		}
+		return files
+	}
+	return nil
+}
+
+// worstResult reads a dlr --json report (check or preflight) and returns
+// its worst item result (FAIL, WARN, PASS), or the result of item id.
+func worstResult(t *testing.T, out, id string) string {
+	t.Helper()
+	var r struct {
+		Check, Preflight *struct {
+			Items []struct{ ID, Result string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Errorf("dlr --json: %v\n%s", err, out)
+		return "?"
+	}
+	items := r.Check
+	if items == nil {
+		items = r.Preflight
+	}
+	if items == nil {
+		return "-"
+	}
+	rank := map[string]int{"SKIP": 0, "PASS": 1, "WARN": 2, "FAIL": 3}
+	worst := "-"
+	for _, it := range items.Items {
+		if id != "" {
+			if it.ID == id {
+				return it.Result
+			}
+			continue
+		}
+		if worst == "-" || rank[it.Result] > rank[worst] {
+			worst = it.Result
+		}
+	}
+	return worst
+}
+
+// installedDockerd is the installed dockerd's version (dockerd --version).
+func installedDockerd(t *testing.T, g *rig.Guest) string {
+	t.Helper()
+	f := strings.Fields(g.Sh(t, "dockerd --version"))
+	if len(f) < 3 {
+		t.Fatalf("dockerd --version: %v", f)
+	}
+	return strings.TrimSuffix(f[2], ",")
 }
