@@ -224,6 +224,38 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	return info, err
 }
 
+// Version is GET /version: the daemon's version and its components'
+// (containerd, runc, docker-init), as dockerd reports them.
+type Version struct {
+	Version    string      `json:"Version"`
+	Components []Component `json:"Components"`
+}
+
+// Component is one part of the engine in GET /version.
+type Component struct {
+	Name    string `json:"Name"`
+	Version string `json:"Version"`
+}
+
+// Component returns the version of the named component ("" if absent).
+func (v Version) Component(name string) string {
+	for _, c := range v.Components {
+		if c.Name == name {
+			return c.Version
+		}
+	}
+	return ""
+}
+
+// Version returns the daemon's GET /version.
+func (c *Client) Version(ctx context.Context) (Version, error) {
+	cl, cancel := c.begin(ctx)
+	defer cancel()
+	var v Version
+	err := c.get(cl, "/version", true, &v)
+	return v, err
+}
+
 // Containers returns the running containers (GET /containers/json, which
 // lists running ones only), in the daemon's order (newest first).
 func (c *Client) Containers(ctx context.Context) ([]Container, error) {

@@ -137,6 +137,25 @@ func VersionSkew(running, installed string, err error) Finding {
 	return f
 }
 
+// ContainerdSkew judges the restart that the installed containerd waits
+// for, where a package replaced the running one without restarting it
+// (Debian's containerd restarts itself; others may not), from the same
+// evidence as VersionSkew.
+func ContainerdSkew(running, installed string, err error) Finding {
+	f := Finding{Rule: "containerd-version", Title: "installed containerd restores containers"}
+	switch {
+	case err != nil:
+		f.Severity, f.Message = Skip, err.Error()
+	case Version(running) == Version(installed):
+		f.Message = "containerd " + running + " runs, the installed one"
+	default:
+		v := RestoreVerdict("containerd", running, installed)
+		f.Severity, f.Subject, f.Fix = v.Severity, v.Subject, v.Fix
+		f.Message = "running " + running + ", installed " + installed + ": " + v.Message
+	}
+	return f
+}
+
 // LogBuffers: a 64K FIFO blocks its container after 64K of output while
 // dockerd is down. sizes are the FIFOs' sizes.
 func LogBuffers(sizes []int64) Finding {

@@ -43,9 +43,8 @@ type Transaction struct {
 	Changes []PkgChange
 	// Dockerd is the running dockerd's version, "" when it does not run.
 	Dockerd string
-	// LiveRestore: the running daemon has it on (false also when unknown;
-	// LiveRestoreKnown says which).
-	LiveRestore, LiveRestoreKnown bool
+	// LiveRestore: the running daemon has it on.
+	LiveRestore bool
 	// Containers are the running containers' names.
 	Containers []string
 	// Bond is dlr check's containerd-bond finding: Fail when docker.service

@@ -197,6 +197,33 @@ func (e *Env) realDockerdVersion(ctx context.Context, path string) (string, erro
 	return "", fmt.Errorf("%s --version printed %q", path, out)
 }
 
+// realContainerdVersions asks dockerd which containerd it runs with (GET
+// /version's "containerd" component) and runs `containerd --version`
+// ("containerd github.com/containerd/containerd/v2 2.1.9+unknown ...").
+func (e *Env) realContainerdVersions(ctx context.Context, socket string) (string, string, error) {
+	cctx, cancel := context.WithTimeout(ctx, e.T.Call)
+	v, err := engineFor(socket).Version(cctx)
+	cancel()
+	if err != nil {
+		return "", "", err
+	}
+	running := v.Component("containerd")
+	if running == "" {
+		return "", "", fmt.Errorf("dockerd's GET /version names no containerd component")
+	}
+	vctx, cancel := context.WithTimeout(ctx, e.T.Version)
+	defer cancel()
+	out, err := exec.CommandContext(vctx, "containerd", "--version").Output()
+	if err != nil {
+		return "", "", fmt.Errorf("containerd --version: %v", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 3 {
+		return "", "", fmt.Errorf("containerd --version printed %q", out)
+	}
+	return running, f[2], nil
+}
+
 // readJournal returns the errors the unit logged since a time: where dockerd
 // says why it rejected a configuration ("unable to configure the Docker
 // daemon with file ..."). It returns nothing if journalctl is missing or

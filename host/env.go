@@ -184,6 +184,10 @@ type Env struct {
 	DockerdValidate func(ctx context.Context, dockerd string, args []string, candidate []byte) (out string, supported bool, err error)
 	// DockerdVersion runs `dockerd --version` of the installed binary.
 	DockerdVersion func(ctx context.Context, path string) (string, error)
+	// ContainerdVersions returns the running containerd's version (as
+	// dockerd reports it in GET /version) and the installed one's
+	// (`containerd --version`).
+	ContainerdVersions func(ctx context.Context, socket string) (running, installed string, err error)
 	// ResetFailed clears units' failed state (systemctl reset-failed).
 	ResetFailed func(ctx context.Context, units ...string) error
 	// GPUContainers reports dockerd's cgroup driver and, under the systemd
@@ -220,6 +224,7 @@ func New() *Env {
 	e.Journal = e.readJournal
 	e.DockerdValidate = e.runDockerdValidate
 	e.DockerdVersion = e.realDockerdVersion
+	e.ContainerdVersions = e.realContainerdVersions
 	e.ResetFailed = systemctlResetFailed
 	e.GPUContainers = e.realGPUContainers
 	return e

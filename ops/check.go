@@ -63,6 +63,10 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
 		c.add(guard.VersionSkew(info.Version, installed, err))
 	}
+	if info != nil && e.ContainerdVersions != nil {
+		running, installed, err := e.ContainerdVersions(ctx, f.Socket)
+		c.add(guard.ContainerdSkew(running, installed, err))
+	}
 	if info != nil {
 		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, nil)
 		var sizes []int64

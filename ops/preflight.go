@@ -74,7 +74,7 @@ func Preflight(ctx context.Context, e *Env, o Options, in PreflightInput, r *Rep
 		if err != nil {
 			return failed("the running dockerd did not answer, so its containers cannot be judged: %v", err)
 		}
-		t.Dockerd, t.LiveRestore, t.LiveRestoreKnown = i.Version, i.LiveRestore, true
+		t.Dockerd, t.LiveRestore = i.Version, i.LiveRestore
 		if e.Containers != nil {
 			cs, err := e.Containers(ctx, f.Socket)
 			if err != nil {

@@ -133,6 +133,25 @@ func TestCheckWatcher(t *testing.T) {
 	}
 }
 
+// TestCheckContainerdSkew: a containerd replaced under the running one is
+// judged from the same evidence.
+func TestCheckContainerdSkew(t *testing.T) {
+	for _, tc := range []struct{ running, installed, want, says string }{
+		{"1.7.24~ds1", "1.7.24~ds1", "PASS", "containerd 1.7.24~ds1 runs, the installed one"},
+		{"1.7.24~ds1", "2.1.9+unknown", "PASS", "running 1.7.24~ds1, installed 2.1.9+unknown: containerd 1.7.24 -> 2.1.9: restored in dlr's upgrade matrix"},
+		{"1.6.20~ds1", "2.1.9+unknown", "WARN", "not proven"},
+	} {
+		e := newTestEnv(t)
+		e.write(daemonJSON, "{\"live-restore\": true}\n")
+		e.d.liveRestore = true
+		e.h.ContainerdVersions = func(context.Context, string) (string, string, error) { return tc.running, tc.installed, nil }
+		_, items, text := checkItems(t, e)
+		if items["containerd-version"] != tc.want || !strings.Contains(text, tc.says) {
+			t.Errorf("%s -> %s: %s, want %s saying %q\n%s", tc.running, tc.installed, items["containerd-version"], tc.want, tc.says, text)
+		}
+	}
+}
+
 // TestStatusVersionSkew: status shows the restart the installed dockerd
 // waits for, with check's verdict, and warns when it is not proven.
 func TestStatusVersionSkew(t *testing.T) {
