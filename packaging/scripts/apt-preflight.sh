@@ -12,7 +12,17 @@ set +e
 # packages are kept (all that dlr needs), and nothing is started for a
 # transaction without them.
 IFS= read -r hook_version || exit 0
-while IFS= read -r line && [ -n "$line" ]; do :; done # the configuration
+hook_elsewhere=no # apt installs into another root: not this host's Docker
+in_image && hook_elsewhere=yes
+while IFS= read -r line && [ -n "$line" ]; do # the configuration
+	case "$line" in
+	DPkg::Chroot-Directory=?*) [ "$line" = DPkg::Chroot-Directory=/ ] || hook_elsewhere=yes ;;
+	esac
+done
+if [ "$hook_elsewhere" = yes ]; then
+	cat >/dev/null
+	exit 0
+fi
 hook_pkgs=
 while IFS= read -r line || [ -n "$line" ]; do
 	case "$line" in
