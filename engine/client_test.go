@@ -653,3 +653,20 @@ func TestPauseUnpause(t *testing.T) {
 		t.Errorf("requests %q, want %q", seen, want)
 	}
 }
+
+// TestVersion reads GET /version as Docker 26.1 answered it (captured from
+// trixie's dockerd in the rig): the engine and containerd's versions.
+func TestVersion(t *testing.T) {
+	d := &fakeDaemon{apiVersion: "1.45", minVersion: "1.24", routes: map[string]string{"/version": "version-26.1.json"}}
+	c := serve(t, d)
+	v, err := c.Version(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != "26.1.5+dfsg1" || v.Component("containerd") != "1.7.24~ds1" || v.Component("runc") != "1.1.15+ds1" || v.Component("nope") != "" {
+		t.Errorf("got %+v", v)
+	}
+	if got := d.seen[len(d.seen)-1]; got != "/v1.45/version" {
+		t.Errorf("path %s", got)
+	}
+}
