@@ -86,6 +86,8 @@ func Preflight(t Transaction) []Finding {
 					f.Severity, f.Message = Fail, "dockerd stops and, with live restore off, stops every container"
 				}
 				dockerdNow = true
+				dockerdVerdict = Finding{Severity: Warn, Fix: f.Fix,
+					Message: "dockerd stops with its package: live restore keeps the container running, unmanaged until Docker is installed again"}
 				break
 			}
 			from := t.Dockerd
@@ -175,7 +177,7 @@ func containerFindings(t Transaction, dockerdNow, dockerdNext bool, to string, v
 		f := Finding{Rule: "preflight-container", Subject: n, Title: n}
 		switch {
 		case dockerdNow && !t.LiveRestore:
-			f.Severity, f.Message, f.Fix = Fail, "at risk: stopped by dockerd's restart (live restore is off)", "dlr enable, before the upgrade"
+			f.Severity, f.Message, f.Fix = Fail, "at risk: stopped when dockerd stops or restarts (live restore is off)", "dlr enable, before the upgrade"
 		case dockerdNow && v.Severity == Pass:
 			f.Message = "restored by live restore: " + v.Message
 		case dockerdNow:
