@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,9 @@ import (
 // TestDemo is `make demo`: it boots a real Debian with systemd and Docker
 // (bookworm, or $DLR_DEMO_SUITE), runs a container, turns live restore on
 // with dlr, stops Docker and shows the container still running with the
-// same PID, then starts Docker again. Run it with -v to read the story.
+// same PID, then starts Docker again. On bookworm and trixie it also shows
+// `dlr preflight` on the next release's Docker packages. Run it with -v to
+// read the story.
 func TestDemo(t *testing.T) {
 	suite := os.Getenv("DLR_DEMO_SUITE")
 	if suite == "" {
@@ -45,6 +48,18 @@ func TestDemo(t *testing.T) {
 		t.Errorf("dlr status does not estimate the outage the container rides out")
 	}
 
+	if next, ok := demoUpgrade[suite]; ok {
+		say("upgrade day: before apt installs %s's Docker packages, dlr preflight says what that does to the container (the package runs it from apt's hook)", next.suite)
+		var files []string
+		for _, f := range debSet(next.suite, "docker", next.pkgs, "docker.io", "containerd", "runc")(t) {
+			files = append(files, "/root/next/"+filepath.Base(f))
+			g.CopyIn(t, f, files[len(files)-1], 0o644)
+		}
+		if out := sh("dlr preflight " + strings.Join(files, " ")); !strings.Contains(out, "PASS  app") {
+			t.Errorf("dlr preflight does not say the container is kept or restored")
+		}
+	}
+
 	say("stop Docker (and its socket) for 5 seconds")
 	sh("systemctl stop docker docker.socket; systemctl is-active docker || true")
 	time.Sleep(5 * time.Second)
@@ -62,4 +77,13 @@ func TestDemo(t *testing.T) {
 	}
 	say("the container survived the outage with the same PID (%s); dlr disable puts the host back", pid)
 	sh("dlr disable && docker info -f 'LiveRestoreEnabled={{.LiveRestoreEnabled}}'")
+}
+
+// demoUpgrade is the next Debian release's Docker packages for a suite.
+var demoUpgrade = map[string]struct {
+	suite string
+	pkgs  []string
+}{
+	"bookworm": {"trixie", trixieDocker},
+	"trixie":   {"forky", forkyDocker},
 }
