@@ -10,23 +10,40 @@ import (
 // judged before the change from the same evidence as a version skew
 // (evidence.go) and from what each package is known to restart.
 
+// Daemon is what a package installs: dockerd, containerd, or runc (not a
+// daemon, but what every container's processes were started with).
+type Daemon int
+
+const (
+	Dockerd Daemon = iota
+	Containerd
+	Runc
+)
+
+// String is the daemon's name, as guard.Matrix and the findings' ids spell
+// it. (A typed kind rather than a switch on the string "containerd": Go
+// compiled that switch into an 8-byte immediate that strings(1) isolated
+// as the word "containe", which lintian flagged as a misspelling in the
+// packaged binary.)
+func (d Daemon) String() string { return [...]string{"dockerd", "containerd", "runc"}[d] }
+
 // Role is what a package is to dlr: the daemon it installs, whether its
 // maintainer scripts restart that daemon, and how that is known.
 type Role struct {
-	Component string // "dockerd", "containerd" or "runc"
-	Restarts  bool
-	Known     string // the evidence for Restarts
+	Daemon   Daemon
+	Restarts bool
+	Known    string // the evidence for Restarts
 }
 
 // Roles are the packages preflight judges; any other package is not
 // Docker's and changes nothing for the containers.
 var Roles = map[string]Role{
-	"docker.io":     {"dockerd", false, "measured: Debian's docker.io never restarts dockerd"},
-	"docker-ce":     {"dockerd", true, "not measured by dlr: Docker CE's package is reported to restart dockerd"},
-	"moby-engine":   {"dockerd", true, "not measured by dlr: assumed to restart dockerd, as Docker CE's package does"},
-	"containerd":    {"containerd", true, "measured: Debian's containerd restarts it"},
-	"containerd.io": {"containerd", true, "not measured by dlr: assumed to restart containerd, as Debian's package does"},
-	"runc":          {"runc", false, "runc is not a daemon"},
+	"docker.io":     {Dockerd, false, "measured: Debian's docker.io never restarts dockerd"},
+	"docker-ce":     {Dockerd, true, "not measured by dlr: Docker CE's package is reported to restart dockerd"},
+	"moby-engine":   {Dockerd, true, "not measured by dlr: assumed to restart dockerd, as Docker CE's package does"},
+	"containerd":    {Containerd, true, "measured: Debian's containerd restarts it"},
+	"containerd.io": {Containerd, true, "not measured by dlr: assumed to restart containerd, as Debian's package does"},
+	"runc":          {Runc, false, "runc is not a daemon"},
 }
 
 // DockerPackage reports whether preflight judges a package.
@@ -73,10 +90,10 @@ func Preflight(t Transaction) []Finding {
 		if c.Package == "docker.io" && t.DockerIORestart {
 			restarts, known = true, "docker.io/restart is true in debconf: the package restarts dockerd on upgrade"
 		}
-		f := Finding{Rule: "preflight-" + role.Component, Subject: c.Package,
+		f := Finding{Rule: "preflight-" + role.Daemon.String(), Subject: c.Package,
 			Title: c.Package + " " + orNoVersion(c.Old) + " -> " + orNoVersion(c.New)}
-		switch role.Component {
-		case "dockerd":
+		switch role.Daemon {
+		case Dockerd:
 			if c.Remove {
 				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
 				f.Severity = Warn
@@ -121,7 +138,7 @@ func Preflight(t Transaction) []Finding {
 				}
 			}
 			dockerdVerdict = v
-		case "containerd":
+		case Containerd:
 			if c.Remove {
 				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
 				f.Severity, f.Message = Warn, "containerd stops: running containers keep their shims, but nothing can manage them until it is back"
@@ -139,7 +156,7 @@ func Preflight(t Transaction) []Finding {
 				f.Fix = t.Bond.Fix
 				bondNow = true
 			}
-		case "runc":
+		case Runc:
 			if c.Remove {
 				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
 				f.Severity, f.Message = Warn, "without runc, docker exec and health checks fail in running containers"
