@@ -49,11 +49,30 @@ var Roles = map[string]Role{
 // DockerPackage reports whether preflight judges a package.
 func DockerPackage(name string) bool { _, ok := Roles[name]; return ok }
 
-// PkgChange is one package of the transaction.
+// PkgChange is one package of a transaction that is about to happen:
+// Old is the installed version ("" when none), New the version that will be
+// unpacked ("" when the package is removed).
 type PkgChange struct {
-	Package, Old, New string
-	Remove            bool
+	Package string `json:"package"`
+	Old     string `json:"old,omitempty"`
+	New     string `json:"new,omitempty"`
+	Remove  bool   `json:"remove,omitempty"`
 }
+
+// String is the change as preflight's first line names it.
+func (c PkgChange) String() string {
+	switch {
+	case c.Remove:
+		return c.Package + " " + c.Old + " removed"
+	case c.Old == "":
+		return c.Package + " (not installed) -> " + c.New
+	}
+	return c.Package + " " + c.Old + " -> " + c.New
+}
+
+// Restarts reports whether debconf says Ubuntu's docker.io restarts
+// dockerd on upgrade (docker.io/restart is true).
+func (q DebconfQuestion) Restarts() bool { return q.Found && q.Value == "true" }
 
 // Transaction is the change and the host it will land on.
 type Transaction struct {
@@ -92,10 +111,12 @@ func Preflight(t Transaction) []Finding {
 		}
 		f := Finding{Rule: "preflight-" + role.Daemon.String(), Subject: c.Package,
 			Title: c.Package + " " + orNoVersion(c.Old) + " -> " + orNoVersion(c.New)}
+		if c.Remove {
+			f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
+		}
 		switch role.Daemon {
 		case Dockerd:
 			if c.Remove {
-				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
 				f.Severity = Warn
 				f.Message = "dockerd stops; containers keep running only with live restore on, and nothing manages them until Docker is installed again"
 				f.Fix = "remove Docker in a maintenance window"
@@ -140,7 +161,6 @@ func Preflight(t Transaction) []Finding {
 			dockerdVerdict = v
 		case Containerd:
 			if c.Remove {
-				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
 				f.Severity, f.Message = Warn, "containerd stops: running containers keep their shims, but nothing can manage them until it is back"
 				break
 			}
@@ -158,7 +178,6 @@ func Preflight(t Transaction) []Finding {
 			}
 		case Runc:
 			if c.Remove {
-				f.Title = c.Package + " " + orNoVersion(c.Old) + " removed"
 				f.Severity, f.Message = Warn, "without runc, docker exec and health checks fail in running containers"
 				break
 			}

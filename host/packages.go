@@ -9,17 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-)
 
-// PackageChange is one package of a transaction that is about to happen:
-// Old is the installed version ("" when none), New the version that will be
-// unpacked ("" when the package is removed).
-type PackageChange struct {
-	Package string `json:"package"`
-	Old     string `json:"old,omitempty"`
-	New     string `json:"new,omitempty"`
-	Remove  bool   `json:"remove,omitempty"`
-}
+	"github.com/docker-liverestore/dlr/guard"
+)
 
 // ParseAptHook reads what apt gives a DPkg::Pre-Install-Pkgs command with
 // protocol version 2 or 3 (apt.conf(5)): a "VERSION n" line, the
@@ -27,7 +19,7 @@ type PackageChange struct {
 // package action. It returns the packages that will be unpacked or removed
 // (a "**CONFIGURE**" line changes nothing new). keep selects the packages
 // of interest; the others are skipped without being looked at further.
-func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]PackageChange, error) {
+func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]guard.PkgChange, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	if !sc.Scan() {
@@ -44,7 +36,7 @@ func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]PackageChange, err
 		fields = 9
 	}
 	seen := map[string]int{}
-	var out []PackageChange
+	var out []guard.PkgChange
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) == 0 {
@@ -61,14 +53,14 @@ func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]PackageChange, err
 			newV = f[5]
 			action = f[8]
 		}
-		var c PackageChange
+		var c guard.PkgChange
 		switch action {
 		case "**CONFIGURE**":
 			continue
 		case "**REMOVE**":
-			c = PackageChange{Package: f[0], Old: dash(oldV), Remove: true}
+			c = guard.PkgChange{Package: f[0], Old: dash(oldV), Remove: true}
 		default:
-			c = PackageChange{Package: f[0], Old: dash(oldV), New: dash(newV)}
+			c = guard.PkgChange{Package: f[0], Old: dash(oldV), New: dash(newV)}
 		}
 		if i, ok := seen[c.Package]; ok { // multi-arch: one entry per package
 			out[i] = c
@@ -92,8 +84,8 @@ func dash(v string) string {
 
 // PackageFiles reads the name and version of .deb and .rpm files (with
 // dpkg-deb and rpm) and the installed version of each package.
-func (e *Env) PackageFiles(ctx context.Context, files []string) ([]PackageChange, error) {
-	var out []PackageChange
+func (e *Env) PackageFiles(ctx context.Context, files []string) ([]guard.PkgChange, error) {
+	var out []guard.PkgChange
 	for _, file := range files {
 		var name, version string
 		switch filepath.Ext(file) {
@@ -115,14 +107,14 @@ func (e *Env) PackageFiles(ctx context.Context, files []string) ([]PackageChange
 		if name == "" || version == "" {
 			return nil, fmt.Errorf("%s: no package name and version in it", file)
 		}
-		out = append(out, PackageChange{Package: name, Old: e.installedVersion(ctx, name, filepath.Ext(file) == ".rpm"), New: version})
+		out = append(out, guard.PkgChange{Package: name, Old: e.installedVersion(ctx, name, filepath.Ext(file) == ".rpm"), New: version})
 	}
 	return out, nil
 }
 
 // AptCandidates asks apt which of pkgs an upgrade would change: installed
 // packages whose candidate differs (apt-cache policy).
-func (e *Env) AptCandidates(ctx context.Context, pkgs []string) ([]PackageChange, error) {
+func (e *Env) AptCandidates(ctx context.Context, pkgs []string) ([]guard.PkgChange, error) {
 	o, err := e.run(ctx, "apt-cache", append([]string{"policy"}, pkgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("%v (on an rpm host, give the .rpm files: dlr preflight FILE.rpm...)", err)
@@ -132,9 +124,9 @@ func (e *Env) AptCandidates(ctx context.Context, pkgs []string) ([]PackageChange
 
 // parsePolicy reads apt-cache policy's "NAME:\n  Installed: V\n  Candidate: V"
 // blocks and returns the installed packages whose candidate differs.
-func parsePolicy(out string) []PackageChange {
-	var res []PackageChange
-	var cur *PackageChange
+func parsePolicy(out string) []guard.PkgChange {
+	var res []guard.PkgChange
+	var cur *guard.PkgChange
 	flush := func() {
 		if cur != nil && cur.Old != "" && cur.New != "" && cur.Old != cur.New {
 			res = append(res, *cur)
@@ -146,7 +138,7 @@ func parsePolicy(out string) []PackageChange {
 		switch {
 		case line != "" && line[0] != ' ' && strings.HasSuffix(line, ":"):
 			flush()
-			cur = &PackageChange{Package: strings.TrimSuffix(line, ":")}
+			cur = &guard.PkgChange{Package: strings.TrimSuffix(line, ":")}
 		case cur != nil && strings.HasPrefix(t, "Installed: "):
 			cur.Old = none(strings.TrimPrefix(t, "Installed: "))
 		case cur != nil && strings.HasPrefix(t, "Candidate: "):

@@ -3,6 +3,8 @@ package host
 import (
 	"strings"
 	"testing"
+
+	"github.com/docker-liverestore/dlr/guard"
 )
 
 // aptV3 is what apt 2.x gives a DPkg::Pre-Install-Pkgs command with
@@ -27,7 +29,7 @@ func TestParseAptHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []PackageChange{
+	want := []guard.PkgChange{
 		{Package: "containerd", Old: "1.7.24~ds1-6+deb13u1", New: "2.1.9+ds1-5"},
 		{Package: "docker.io", Old: "26.1.5+dfsg1-9+deb13u1+b1", New: "28.5.2+dfsg4-5"},
 		{Package: "runc", Old: "1.1.15+ds1-2+b4", New: "1.3.6+ds1-1"},
@@ -44,7 +46,7 @@ func TestParseAptHook(t *testing.T) {
 
 	v2 := "VERSION 2\nAPT::Architecture=amd64\n\ndocker.io - < 28.5.2+dfsg4-5 /x/docker.io.deb\n"
 	got, err = ParseAptHook(strings.NewReader(v2), keep)
-	if err != nil || len(got) != 1 || got[0] != (PackageChange{Package: "docker.io", New: "28.5.2+dfsg4-5"}) {
+	if err != nil || len(got) != 1 || got[0] != (guard.PkgChange{Package: "docker.io", New: "28.5.2+dfsg4-5"}) {
 		t.Errorf("VERSION 2: %+v %v", got, err)
 	}
 	for _, bad := range []string{"", "/var/cache/apt/archives/x.deb\n", "VERSION 3\n\ndocker.io 1 < 2 /x.deb\n"} {
@@ -71,7 +73,7 @@ docker-ce:
   Candidate: 5:28.5.2-1~debian.13~trixie
 `
 	got := parsePolicy(out)
-	if len(got) != 1 || got[0] != (PackageChange{Package: "containerd", Old: "1.7.24~ds1-6+deb13u1", New: "2.1.9+ds1-5"}) {
+	if len(got) != 1 || got[0] != (guard.PkgChange{Package: "containerd", Old: "1.7.24~ds1-6+deb13u1", New: "2.1.9+ds1-5"}) {
 		t.Errorf("got %+v", got)
 	}
 }

@@ -127,11 +127,7 @@ func (e *Env) checkUnits(ctx context.Context, c *CheckReport, f *host.Facts) {
 // docker.io/restart. liveRestoreOn is the running daemon's setting (the
 // file's when the daemon is not reachable).
 func (e *Env) checkRestartPath(c *CheckReport, f *host.Facts, liveRestoreOn bool) {
-	if u := f.Unit; u != nil {
-		c.add(guard.ContainerdBond(u.Requires, u.BindsTo, u.PartOf, u.Requisite, e.DependencySources(u, guard.ContainerdService)))
-	} else {
-		c.add(guard.Finding{Rule: "containerd-bond", Severity: guard.Skip, Title: "containerd restarts leave dockerd running", Message: "docker.service not readable from systemd"})
-	}
+	c.add(e.containerdBond(f))
 	c.add(guard.Needrestart(e.ReadNeedrestart(), liveRestoreOn))
 	c.add(guard.DebconfRestart(e.ReadDebconfQuestion("docker.io/restart"), liveRestoreOn))
 }

@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"io"
 	"sort"
 	"strings"
 
@@ -14,15 +13,8 @@ import (
 // transaction that are Docker's, and the findings (one per daemon, then
 // one per running container).
 type PreflightReport struct {
-	Changes []host.PackageChange `json:"changes"`
+	Changes []guard.PkgChange `json:"changes"`
 	CheckReport
-}
-
-// PreflightInput says where the transaction comes from: apt's hook
-// protocol on AptHook, else the package files, else apt's candidates.
-type PreflightInput struct {
-	AptHook io.Reader
-	Files   []string
 }
 
 // dockerPackages are the packages `dlr preflight` asks apt about.
@@ -31,15 +23,17 @@ var dockerPackages = []string{"containerd", "containerd.io", "docker-ce", "docke
 // Preflight is `dlr preflight`: before a change of Docker's packages, what
 // it will do to each running container, from the candidate versions and
 // the host's restart path. It changes nothing; it exits 3 when a finding
-// FAILs (the apt hook then stops the transaction under STRICT=yes).
-func Preflight(ctx context.Context, e *Env, o Options, in PreflightInput, r *Report) error {
-	var changes []host.PackageChange
+// FAILs (the apt hook then stops the transaction under STRICT=yes). The
+// transaction is apt's hook protocol on stdin (o.AptHook), else the
+// package files, else apt's candidates.
+func Preflight(ctx context.Context, e *Env, o Options, files []string, r *Report) error {
+	var changes []guard.PkgChange
 	var err error
 	switch {
-	case in.AptHook != nil:
-		changes, err = host.ParseAptHook(in.AptHook, guard.DockerPackage)
-	case len(in.Files) > 0:
-		changes, err = e.PackageFiles(ctx, in.Files)
+	case o.AptHook:
+		changes, err = host.ParseAptHook(e.Stdin, guard.DockerPackage)
+	case len(files) > 0:
+		changes, err = e.PackageFiles(ctx, files)
 	default:
 		changes, err = e.AptCandidates(ctx, dockerPackages)
 	}
@@ -48,17 +42,16 @@ func Preflight(ctx context.Context, e *Env, o Options, in PreflightInput, r *Rep
 	}
 	// apt gives its own order (dependencies first): one order for a person
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Package < changes[j].Package })
-	p := &PreflightReport{Changes: []host.PackageChange{}}
-	r.Preflight = p
-	t := guard.Transaction{}
+	t := guard.Transaction{Changes: []guard.PkgChange{}}
 	for _, c := range changes {
 		if guard.DockerPackage(c.Package) {
-			p.Changes = append(p.Changes, c)
-			t.Changes = append(t.Changes, guard.PkgChange{Package: c.Package, Old: c.Old, New: c.New, Remove: c.Remove})
+			t.Changes = append(t.Changes, c)
 		}
 	}
+	p := &PreflightReport{Changes: t.Changes}
+	r.Preflight = p
 	if len(t.Changes) == 0 {
-		if in.AptHook == nil {
+		if !o.AptHook {
 			r.Note("no change of Docker's packages (%s)", strings.Join(dockerPackages, ", "))
 		}
 		return nil // nothing of Docker's: no question asked of the host
@@ -85,8 +78,8 @@ func Preflight(ctx context.Context, e *Env, o Options, in PreflightInput, r *Rep
 			}
 		}
 	}
-	t.Bond = e.containerdBond(ctx, f)
-	t.DockerIORestart = e.debconfRestart()
+	t.Bond = e.containerdBond(f)
+	t.DockerIORestart = e.ReadDebconfQuestion("docker.io/restart").Restarts()
 	for _, fd := range guard.Preflight(t) {
 		p.add(fd)
 	}
@@ -96,18 +89,12 @@ func Preflight(ctx context.Context, e *Env, o Options, in PreflightInput, r *Rep
 	return nil
 }
 
-// containerdBond is dlr check's containerd-bond finding for the host.
-func (e *Env) containerdBond(_ context.Context, f *host.Facts) guard.Finding {
+// containerdBond is the containerd-bond finding for the host (dlr check's
+// item; preflight asks it too).
+func (e *Env) containerdBond(f *host.Facts) guard.Finding {
 	u := f.Unit
 	if u == nil {
-		return guard.Finding{Severity: guard.Skip}
+		return guard.Finding{Rule: "containerd-bond", Severity: guard.Skip, Title: "containerd restarts leave dockerd running", Message: "docker.service not readable from systemd"}
 	}
 	return guard.ContainerdBond(u.Requires, u.BindsTo, u.PartOf, u.Requisite, e.DependencySources(u, guard.ContainerdService))
-}
-
-// debconfRestart: Ubuntu's docker.io restarts dockerd on upgrade when its
-// debconf question docker.io/restart is true.
-func (e *Env) debconfRestart() bool {
-	q := e.ReadDebconfQuestion("docker.io/restart")
-	return q.Found && q.Value == "true"
 }

@@ -199,22 +199,10 @@ func writePreflight(w io.Writer, p *ops.PreflightReport) {
 	}
 	var parts []string
 	for _, c := range p.Changes {
-		switch {
-		case c.Remove:
-			parts = append(parts, c.Package+" "+c.Old+" removed")
-		default:
-			parts = append(parts, c.Package+" "+orNew(c.Old)+" -> "+c.New)
-		}
+		parts = append(parts, c.String())
 	}
 	fmt.Fprintf(w, "dlr preflight: %s\n", strings.Join(parts, ", "))
 	writeCheck(w, &p.CheckReport)
-}
-
-func orNew(v string) string {
-	if v == "" {
-		return "(not installed)"
-	}
-	return v
 }
 
 func writeValidate(w io.Writer, v *ops.ValidateReport) {

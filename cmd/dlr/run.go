@@ -203,11 +203,7 @@ func dispatch(ctx context.Context, e *ops.Env, cmd string, o ops.Options, args [
 	case "metrics":
 		return ops.Metrics(ctx, e, o, r)
 	case "preflight":
-		in := ops.PreflightInput{Files: args}
-		if o.AptHook {
-			in.AptHook = e.Stdin
-		}
-		return ops.Preflight(ctx, e, o, in, r)
+		return ops.Preflight(ctx, e, o, args, r)
 	}
 	return nil
 }
