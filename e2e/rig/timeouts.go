@@ -35,6 +35,11 @@ const (
 	// killTimeout bounds the wait for processes to disappear after SIGKILL.
 	killTimeout = 15 * time.Second
 
+	// upstreamBuildTimeout bounds one `go install` of upstream dockerd and
+	// docker-proxy (about 2 minutes on 2 idle cores, more with the module
+	// downloads of a first build).
+	upstreamBuildTimeout = 20 * time.Minute
+
 	// pollInterval is how often the rig re-checks a condition it waits for.
 	pollInterval = 250 * time.Millisecond
 )
