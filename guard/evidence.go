@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -71,8 +72,18 @@ func Version(v string) string {
 // RestoreVerdict judges a restart of component from one release onto
 // another with live restore on: what the evidence says, and nothing more.
 // The Finding has no Rule or Title: callers set them.
+//
+// A version that names no release ("library-import", what a build of
+// moby's Go module reports unless its version was stamped; "dev") is
+// judged not proven, and the message says so plainly: dlr cannot place
+// such a daemon in its evidence, whatever it restores from or onto.
 func RestoreVerdict(component, from, to string) Finding {
 	f, t := Version(from), Version(to)
+	if v := unplaced(from, f, to, t); v != "" {
+		return Finding{Severity: Warn, Subject: component,
+			Message: fmt.Sprintf("%s reports the version %q, which names no release (a build of moby without its version stamped reports \"library-import\"): dlr cannot place it in its evidence, so this restart is not proven", component, v),
+			Fix:     "install a packaged release, or build " + component + " with its version stamped (moby: -ldflags \"-X github.com/moby/moby/v2/dockerversion.Version=X.Y.Z\"); else run `dlr drill` in a maintenance window"}
+	}
 	for _, b := range Bad {
 		if b.Component == component && b.Version == t {
 			return Finding{Severity: Fail, Subject: component,
@@ -98,6 +109,18 @@ func RestoreVerdict(component, from, to string) Finding {
 	return Finding{Severity: Warn, Subject: component,
 		Message: component + " " + orUnknown(f) + " -> " + orUnknown(t) + ": not proven, dlr's upgrade matrix has not measured this restore",
 		Fix:     "run `dlr drill` in a maintenance window after the upgrade, or restart in one"}
+}
+
+// unplaced returns the first of the raw versions from and to that is set
+// but names no release (its Version, f or t, is empty), or "".
+func unplaced(from, f, to, t string) string {
+	switch {
+	case strings.TrimSpace(from) != "" && f == "":
+		return strings.TrimSpace(from)
+	case strings.TrimSpace(to) != "" && t == "":
+		return strings.TrimSpace(to)
+	}
+	return ""
 }
 
 func orUnknown(v string) string {

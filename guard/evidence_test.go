@@ -41,6 +41,10 @@ func TestRestoreVerdict(t *testing.T) {
 		{"containerd", "1.7.24~ds1", "2.1.9+unknown", Pass, "apt-forky-containerd"},
 		{"containerd", "1.6.20~ds1", "2.1.9", Warn, "not proven"},
 		{"dockerd", "", "28.5.2", Warn, "(unknown) -> 28.5.2"},
+		// An unstamped build of moby's module: no release to place.
+		{"dockerd", "28.5.2", "library-import", Warn, `version "library-import", which names no release`},
+		{"dockerd", "library-import", "library-import", Warn, "not proven"},
+		{"dockerd", "library-import", "29.7.1", Warn, "cannot place it"},
 	} {
 		v := RestoreVerdict(tc.comp, tc.from, tc.to)
 		if v.Severity != tc.want || !strings.Contains(v.Message, tc.says) {
