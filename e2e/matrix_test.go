@@ -84,14 +84,21 @@ func TestUpgradeMatrix(t *testing.T) {
 	}
 }
 
-// matrixDefault is the scenario `make test` runs (in both modes).
-const matrixDefault = "trixie-forky"
+// matrixDefault is the scenarios `make test` runs (in both modes): a
+// Debian upgrade and Docker CE's upgrade day.
+const matrixDefault = "trixie-forky,ce-upgrade-day"
 
 // A matrixScenario is a guest suite and the steps run on it in turn.
 type matrixScenario struct {
 	name  string
 	suite string
+	// ce, if set, is the docker-ce-like package release installed (with
+	// the guest's apt, before any image or container exists) to start
+	// from, in place of the suite's own.
+	ce    string
 	steps []matrixStep
+	// more adds matrixMore to the containers: the upstream rows have them.
+	more bool
 }
 
 // A matrixStep is one change: the packages of a set installed with the
@@ -102,7 +109,9 @@ type matrixStep struct {
 	// (reinstall: --reinstall, of the guest's own cached .debs).
 	debs      func(t *testing.T) []string
 	reinstall []string // packages to reinstall from the guest's /var/cache/apt/archives
-	cmd       []string // else: a command run in the guest
+	// again installs debs with --reinstall: the same version once more.
+	again bool
+	cmd   []string // else: a command run in the guest
 	// keptWithLiveRestore says it is established that, with live restore
 	// on, every running container keeps its PID across this step.
 	keptWithLiveRestore bool
@@ -153,12 +162,57 @@ var matrixScenarios = []matrixScenario{
 		{name: "apt-trixie-docker", debs: debSet("trixie", "docker", trixieDocker)},
 		{name: "restart-docker", cmd: []string{"systemctl", "restart", "docker"}},
 	}},
+	// Upstream Docker Engine as a docker-ce-like package (rig.CEPackage):
+	// each apt step is the package's own restart of dockerd at configure
+	// time, as Docker CE's .deb does it. Docker CE's upgrade day: forky's
+	// 28.5.2 (packaged as docker-ce) onto 29.6.0.
+	{name: "ce-upgrade-day", suite: "upstream", ce: rig.ForkyDockerRelease, more: true, steps: []matrixStep{
+		{name: "apt-docker-ce-29.6.0", debs: ceDeb("29.6.0")},
+	}},
+	{name: "ce-minor", suite: "upstream", ce: "29.6.0", more: true, steps: []matrixStep{
+		{name: "apt-docker-ce-29.7.1", debs: ceDeb("29.7.1")},
+	}},
+	{name: "ce-patch", suite: "upstream", ce: "29.7.0", more: true, steps: []matrixStep{
+		{name: "apt-docker-ce-29.7.1", debs: ceDeb("29.7.1")},
+	}},
+	{name: "ce-reinstall", suite: "upstream", more: true, steps: []matrixStep{
+		{name: "apt-reinstall-docker-ce-29.7.1", debs: ceDeb("29.7.1"), again: true},
+	}},
+	{name: "ce-downgrade", suite: "upstream", more: true, steps: []matrixStep{
+		{name: "apt-docker-ce-29.6.0", debs: ceDeb("29.6.0")},
+	}},
+}
+
+// ceDeb returns a function giving the docker-ce-like package of release.
+func ceDeb(release string) func(t *testing.T) []string {
+	return func(t *testing.T) []string {
+		t.Helper()
+		f, err := rig.CEPackage(t.Context(), release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{f}
+	}
 }
 
 // matrixContainers are started in every guest: name and docker run
 // arguments (after "docker run -d --name NAME").
 var matrixContainers = []struct{ name, port string }{
 	{"plain", ""}, {"logger", ""}, {"restart", ""}, {"port", "8080"}, {"health", ""}, {"net", "8081"},
+}
+
+// matrixMore are the upstream rows' further containers: a bind mount, a
+// named volume, and `--restart always`.
+var matrixMore = []struct{ name, port string }{
+	{"bind", ""}, {"volume", ""}, {"always", ""},
+}
+
+// containersOf are the containers scenario sc starts.
+func containersOf(sc matrixScenario) []struct{ name, port string } {
+	if sc.more {
+		return append(slices.Clone(matrixContainers), matrixMore...)
+	}
+	return matrixContainers
 }
 
 func matrixRunArgs(name string) []string {
@@ -175,6 +229,12 @@ func matrixRunArgs(name string) []string {
 		return []string{"service-hc", "/app"}
 	case "net":
 		return []string{"--network", "matrixnet", "service", "/app", "-listen", ":8081"}
+	case "bind":
+		return []string{"-v", "/srv/matrix-bind:/data", "service", "/app"}
+	case "volume":
+		return []string{"-v", "matrixvol:/data", "service", "/app"}
+	case "always":
+		return []string{"--restart", "always", "service", "/app"}
 	}
 	panic(name)
 }
@@ -196,6 +256,9 @@ type daemons struct {
 
 func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, facts []string) {
 	g := guest(t, sc.suite)
+	if sc.ce != "" {
+		ceInstall(t, g, sc.ce)
+	}
 	svc := rig.BuildService(t)
 	g.ImportImage(t, "service", svc)
 	g.ImportImage(t, "service-hc", svc, `HEALTHCHECK --interval=1s --timeout=3s --retries=3 CMD ["/app","-check"]`)
@@ -213,7 +276,9 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 		}
 	}
 	g.MustExec(t, "docker", "network", "create", "matrixnet")
-	for _, c := range matrixContainers {
+	containers := containersOf(sc)
+	g.MustExec(t, "mkdir", "-p", "/srv/matrix-bind")
+	for _, c := range containers {
 		g.MustExec(t, append([]string{"docker", "run", "-d", "--name", c.name}, matrixRunArgs(c.name)...)...)
 	}
 	// Everything works before the first step: the ports answer and the
@@ -221,7 +286,7 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 	waitFor(t, 20*time.Second, "the health check to pass", func() bool {
 		return inspect(g, "health", "{{.State.Health.Status}}") == "healthy"
 	})
-	for _, c := range matrixContainers {
+	for _, c := range containers {
 		if c.port == "" {
 			continue
 		}
@@ -240,7 +305,7 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 	promised := ""
 	for _, st := range sc.steps {
 		before := map[string]ctrState{}
-		for _, c := range matrixContainers {
+		for _, c := range containers {
 			before[c.name] = containerState(t, g, c.name)
 		}
 		d0 := daemonState(t, g)
@@ -253,7 +318,7 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 			if mode == "dlr" && pre == "PASS" {
 				promised = "PASS (dlr preflight before " + st.name + ")"
 			}
-			if mode == "stock" && pre == "PASS" && strings.Contains(strings.Join(files, " "), "/docker.io_") {
+			if joined := strings.Join(files, " "); mode == "stock" && pre == "PASS" && (strings.Contains(joined, "/docker.io_") || strings.Contains(joined, "/docker-ce_")) {
 				t.Errorf("live restore off: dlr preflight before %s says PASS, though the pending docker restart stops the containers", st.name)
 			}
 		}
@@ -270,7 +335,7 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 		containerdRestarted := d0.containerdPID != d1.containerdPID
 		label := map[bool]string{true: "restarted", false: "kept"}
 		kept, total := 0, 0
-		for _, c := range matrixContainers {
+		for _, c := range containers {
 			b, a := before[c.name], containerState(t, g, c.name)
 			pid := "stopped"
 			switch {
@@ -319,8 +384,8 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 				if c.name == "plain" && pid == "kept" {
 					t.Errorf("live restore off, dockerd restarted: container plain kept PID %s", b.pid)
 				}
-				if c.name == "restart" && !a.running {
-					t.Errorf("live restore off, dockerd restarted: container restart (--restart unless-stopped) is not running")
+				if (c.name == "restart" || c.name == "always") && !a.running {
+					t.Errorf("live restore off, dockerd restarted: container %s (%s) is not running", c.name, strings.Join(matrixRunArgs(c.name)[:2], " "))
 				}
 			}
 		}
@@ -374,10 +439,11 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 				}
 			}
 		}
-		if len(st.cmd) == 3 && st.cmd[2] == "docker" {
-			pkgVer := trimmed(t, g, "dpkg-query", "-W", "-f", "${Version}", "docker.io")
-			if !strings.HasPrefix(pkgVer, d1.dockerd) {
-				t.Errorf("after %s the running dockerd is %s, the installed docker.io %s", st.name, d1.dockerd, pkgVer)
+		if len(st.cmd) == 3 && st.cmd[2] == "docker" || strings.Contains(st.name, "docker-ce") {
+			pkg := dockerPackage(t, g)
+			pkgVer := trimmed(t, g, "dpkg-query", "-W", "-f", "${Version}", pkg)
+			if !strings.HasPrefix(strings.TrimPrefix(pkgVer, "5:"), d1.dockerd) {
+				t.Errorf("after %s the running dockerd is %s, the installed %s %s", st.name, d1.dockerd, pkg, pkgVer)
 			}
 		}
 	}
@@ -398,8 +464,12 @@ func runStep(t *testing.T, g *rig.Guest, st matrixStep) string {
 			g.CopyIn(t, f, dir+"/"+filepath.Base(f), 0o644)
 			guestFiles = append(guestFiles, dir+"/"+filepath.Base(f))
 		}
-		args = append([]string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
-			"--no-install-recommends", "-o", "Dpkg::Options::=--force-confold"}, guestFiles...)
+		args = []string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+			"--no-install-recommends", "--allow-downgrades", "-o", "Dpkg::Options::=--force-confold"}
+		if st.again {
+			args = append(args, "--reinstall")
+		}
+		args = append(args, guestFiles...)
 	case st.reinstall != nil:
 		var files []string
 		for _, p := range st.reinstall {
@@ -470,7 +540,7 @@ func daemonState(t *testing.T, g *rig.Guest) daemons {
 		containerdPID: gsh(t, g, "systemctl show -p MainPID --value containerd.service"),
 		dockerd:       ver,
 		containerd:    ctrd,
-		installed:     gsh(t, g, "dpkg-query -W -f '${Package}=${Version} ' docker.io docker-cli containerd runc 2>/dev/null; true"), // bookworm has no docker-cli
+		installed:     gsh(t, g, "dpkg-query -W -f '${db:Status-Abbrev}|${Package}=${Version}\\n' docker.io docker-ce docker-cli containerd runc 2>/dev/null | sed -n 's/^ii *|//p' | tr '\\n' ' '; true"), // installed ones only: bookworm has no docker-cli, a guest docker.io or docker-ce
 	}
 }
 
@@ -683,4 +753,35 @@ func installedDockerd(t *testing.T, g *rig.Guest) string {
 		t.Fatalf("dockerd --version: %v", f)
 	}
 	return strings.TrimSuffix(f[2], ",")
+}
+
+// dockerPackage is the installed package of dockerd: docker-ce if the
+// guest has it, else docker.io.
+func dockerPackage(t *testing.T, g *rig.Guest) string {
+	t.Helper()
+	if out, _, code, _ := g.Exec(context.Background(), "dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "docker-ce"); code == 0 && strings.HasPrefix(out, "ii") {
+		return "docker-ce"
+	}
+	return "docker.io"
+}
+
+// ceInstall installs the docker-ce-like package of release with the
+// guest's apt (replacing what provides dockerd; a downgrade if need be)
+// and waits for the dockerd it starts: the state a scenario starts from.
+func ceInstall(t *testing.T, g *rig.Guest, release string) {
+	t.Helper()
+	f := ceDeb(release)(t)[0]
+	p := "/root/debs/setup/" + filepath.Base(f)
+	g.CopyIn(t, f, p, 0o644)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	out, errOut, code, err := g.Exec(ctx, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+		"--no-install-recommends", "--allow-downgrades", p)
+	if err != nil || code != 0 {
+		t.Fatalf("installing docker-ce %s: %v exit %d\n%s\n%s", release, err, code, out, errOut)
+	}
+	waitDocker(t, g)
+	if got := trimmed(t, g, "docker", "version", "-f", "{{.Server.Version}}"); got != release {
+		t.Fatalf("after installing docker-ce %s, dockerd %s runs", release, got)
+	}
 }

@@ -148,23 +148,25 @@ func TestDebBeforeDocker(t *testing.T) {
 		g := pkgGuest(t, suite, p)
 		// The rootfs keeps docker.io's .deb in /var/cache/apt/archives, so
 		// it can be installed again offline.
-		pkgMust(t, g, "systemctl stop docker.service docker.socket && apt-get purge -y docker.io && rm -rf /etc/docker")
-		if got := gsh(t, g, "ls /var/cache/apt/archives/ | grep -c '^docker.io_' || true"); got != "1" {
-			t.Fatalf("docker.io's .deb is not cached in the guest (%s)", got)
+		// docker.io, or the upstream suite's docker-ce.
+		docker := dockerPackage(t, g)
+		pkgMust(t, g, "systemctl stop docker.service docker.socket && apt-get purge -y "+docker+" && rm -rf /etc/docker")
+		if got := gsh(t, g, "ls /var/cache/apt/archives/ | grep -c '^"+docker+"_' || true"); got != "1" {
+			t.Fatalf("%s's .deb is not cached in the guest (%s)", docker, got)
 		}
 
 		// --no-install-recommends: apt would otherwise pull docker.io in
 		// (Recommends) from the cache.
 		out := pkgMust(t, g, "apt-get install -y --no-install-recommends "+guestDeb(p.Cur))
 		wantContains(t, "apt-get install", out, "running 'dlr enable' (install)")
-		if got := gsh(t, g, "dpkg-query -W -f '${Status}' docker.io 2>/dev/null || true"); strings.Contains(got, "installed") && !strings.Contains(got, "not-installed") {
-			t.Fatalf("docker.io got installed with the package: %s", got)
+		if got := gsh(t, g, "dpkg-query -W -f '${Status}' "+docker+" 2>/dev/null || true"); strings.Contains(got, "installed") && !strings.Contains(got, "not-installed") {
+			t.Fatalf("%s got installed with the package: %s", docker, got)
 		}
 		if got := readGuestFile(t, g, pkgDaemonJSON); !strings.Contains(got, `"live-restore": true`) {
 			t.Errorf("daemon.json before Docker = %q", got)
 		}
 
-		pkgMust(t, g, "apt-get install -y --no-install-recommends docker.io")
+		pkgMust(t, g, "apt-get install -y --no-install-recommends /var/cache/apt/archives/"+docker+"_*.deb")
 		pkgMust(t, g, "for i in $(seq 60); do systemctl is-active -q docker && docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
 		if got := gsh(t, g, "docker info -f '{{.LiveRestoreEnabled}}'"); got != "true" {
 			t.Errorf("LiveRestoreEnabled of the Docker installed after the package = %s", got)

@@ -114,7 +114,7 @@ func TestRestartPath(t *testing.T) {
 		})
 
 		t.Run("needrestart", func(t *testing.T) {
-			files, err := rig.Debs(t.Context(), suite, "needrestart", needrestartDebs[suite]...)
+			files, err := rig.Debs(t.Context(), rig.DebianSuite(suite), "needrestart", needrestartDebs[rig.DebianSuite(suite)]...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -67,3 +67,57 @@ func TestRig(t *testing.T) {
 		})
 	}
 }
+
+// TestRootfs builds (or takes from the cache) every suite's root
+// filesystem without booting it, and checks the package that provides
+// dockerd in each: docker.io in the Debian suites, the docker-ce-like
+// package (and no docker.io) in the upstream one. It boots nothing, so it
+// may run beside a rig test; `DLR_ROOTFS=suite` limits it to one suite.
+func TestRootfs(t *testing.T) {
+	for _, suite := range rig.Suites() {
+		if only := os.Getenv("DLR_ROOTFS"); only != "" && only != suite {
+			continue
+		}
+		t.Run(suite, func(t *testing.T) {
+			start := time.Now()
+			dir, err := rig.Rootfs(t.Context(), suite)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, err := os.ReadFile(dir + "/var/lib/dpkg/status")
+			if err != nil {
+				t.Fatal(err)
+			}
+			installed := map[string]string{}
+			for _, stanza := range strings.Split(string(status), "\n\n") {
+				var pkg, ver string
+				ok := false
+				for _, l := range strings.Split(stanza, "\n") {
+					switch {
+					case strings.HasPrefix(l, "Package: "):
+						pkg = strings.TrimPrefix(l, "Package: ")
+					case strings.HasPrefix(l, "Version: "):
+						ver = strings.TrimPrefix(l, "Version: ")
+					case l == "Status: install ok installed":
+						ok = true
+					}
+				}
+				if ok {
+					installed[pkg] = ver
+				}
+			}
+			want, not := "docker.io", "docker-ce"
+			if suite == "upstream" {
+				want, not = "docker-ce", "docker.io"
+				if got := installed[want]; got != rig.CEDebVersion(rig.UpstreamSuiteRelease) {
+					t.Errorf("docker-ce %q, want %s", got, rig.CEDebVersion(rig.UpstreamSuiteRelease))
+				}
+			}
+			if installed[want] == "" || installed[not] != "" {
+				t.Errorf("%s: %s=%q %s=%q", suite, want, installed[want], not, installed[not])
+			}
+			t.Logf("%s: %s %s, containerd %s, runc %s, systemd %s (%s)", suite, want, installed[want],
+				installed["containerd"], installed["runc"], installed["systemd"], time.Since(start).Round(time.Second))
+		})
+	}
+}

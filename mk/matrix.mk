@@ -15,12 +15,23 @@
 #   bookworm-trixie  bookworm's Docker 20.10 -> trixie's 26.1 (and the libc
 #                    it needs), then `systemctl restart docker` onto 26.1
 #
+# and, on the upstream suite (forky with upstream Docker Engine installed as
+# a docker-ce-like package, e2e/rig/cepkg), each step a `apt-get install`
+# of that package, whose postinst restarts dockerd as Docker CE's does, with
+# three more containers (a bind mount, a named volume, --restart always):
+#
+#   ce-upgrade-day   docker-ce 28.5.2 (forky's dockerd) -> 29.6.0
+#   ce-minor         docker-ce 29.6.0 -> 29.7.1
+#   ce-patch         docker-ce 29.7.0 -> 29.7.1
+#   ce-reinstall     docker-ce 29.7.1 reinstalled
+#   ce-downgrade     docker-ce 29.7.1 -> 29.6.0
+#
 # It prints the table (also in .matrix.md; the whole log in .matrix.log):
 # per container, PID kept, RestartCount, the longest log gap, port
 # answering, a health probe after the event; per step, what apt changed and
 # which daemon it restarted; FACT lines, the evidence per version skew.
-# `make test` runs only trixie-forky (make e2e); MATRIX=name,name runs a
-# selection.
+# `make test` runs only trixie-forky and ce-upgrade-day (make e2e);
+# MATRIX=name,name runs a selection.
 MATRIX ?= all
 
 .PHONY: matrix

@@ -60,8 +60,21 @@ func TestDebootstrapArgs(t *testing.T) {
 			t.Errorf("%s: %s, want %s", suite, got, want)
 		}
 	}
-	if len(Suites()) != len(suitePackages) {
-		t.Errorf("Suites() = %v, but suitePackages has %d", Suites(), len(suitePackages))
+	if len(DebianSuites()) != len(suitePackages) {
+		t.Errorf("DebianSuites() = %v, but suitePackages has %d", DebianSuites(), len(suitePackages))
+	}
+	for _, s := range Suites() {
+		_, debian := suitePackages[s]
+		d, derived := derivedSuites[s]
+		if debian == derived {
+			t.Errorf("suite %s: want it either debootstrapped or derived", s)
+		}
+		if derived && DebianSuite(s) != d.base {
+			t.Errorf("DebianSuite(%s) = %s, want %s", s, DebianSuite(s), d.base)
+		}
+	}
+	if _, err := upstreamRelease(UpstreamSuiteRelease); err != nil {
+		t.Errorf("the upstream suite's release is not pinned: %v", err)
 	}
 }
 

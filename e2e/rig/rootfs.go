@@ -52,11 +52,38 @@ var suiteScripts = map[string]string{
 // one in the host's apt sources (and debootstrap's default).
 const Mirror = "http://deb.debian.org/debian"
 
-// Suites lists the Debian suites [Rootfs] and [Boot] accept, oldest first:
+// Suites lists the suites [Rootfs] and [Boot] accept, oldest first:
 // bookworm (Docker 20.10, containerd 1.6, systemd 252), trixie (Docker
-// 26.1, containerd 1.7, systemd 257) and forky (Docker 28.5, containerd
-// 2.1, systemd 262).
-func Suites() []string { return []string{"bookworm", "trixie", "forky"} }
+// 26.1, containerd 1.7, systemd 257), forky (Docker 28.5, containerd
+// 2.1, systemd 262), and upstream: forky with upstream Docker Engine
+// ([UpstreamSuiteRelease]) installed as a docker-ce-like package
+// ([CEPackage]) instead of docker.io, Docker CE's unit and all.
+func Suites() []string { return []string{"bookworm", "trixie", "forky", "upstream"} }
+
+// DebianSuites lists the suites built by debootstrap from Debian's archive
+// alone (what [Debs] downloads packages of).
+func DebianSuites() []string { return []string{"bookworm", "trixie", "forky"} }
+
+// UpstreamSuiteRelease is the upstream Docker Engine release the upstream
+// suite runs.
+const UpstreamSuiteRelease = "29.7.1"
+
+// derivedSuites are suites built from another suite's cached rootfs: the
+// base suite, and the release of the docker-ce-like package installed in
+// place of its docker.io.
+var derivedSuites = map[string]struct{ base, ce string }{
+	"upstream": {"forky", UpstreamSuiteRelease},
+}
+
+// DebianSuite returns the Debian suite a suite is built from: itself, or
+// the base of a derived suite ("upstream" -> "forky"): the suite whose
+// archive has the packages of its containerd, runc and systemd.
+func DebianSuite(suite string) string {
+	if d, ok := derivedSuites[suite]; ok {
+		return d.base
+	}
+	return suite
+}
 
 // cacheDir returns $DLR_RIG_CACHE made absolute, or DefaultCacheDir if it
 // is unset.
@@ -126,6 +153,9 @@ func Rootfs(ctx context.Context, suite string) (dir string, err error) {
 // acquireRootfs is [Rootfs], returning with a shared lock on the cache entry
 // held until release is called: no rebuild can start while it is held.
 func acquireRootfs(ctx context.Context, suite string) (dir string, release func(), err error) {
+	if _, ok := derivedSuites[suite]; ok {
+		return acquireDerived(ctx, suite)
+	}
 	include, err := includeList(suite)
 	if err != nil {
 		return "", nil, err

@@ -29,13 +29,17 @@ type UpstreamRelease struct {
 // UpstreamReleases are the pinned upstream releases the rig builds, oldest
 // first: the one list of them. v2.0.0-beta.3 (29.0.0) to beta.8 (29.3.1)
 // carry the extra-hosts restore panic (moby/moby#52275, fixed in 29.4.0);
-// beta.21 (29.7.1) is the newest whose dependencies the module proxy
-// serves (beta.25's are refused).
+// beta.24 (29.8.1) is the newest that builds: beta.25's dependencies are
+// refused by the module proxy. The release of a beta.N tag newer than
+// moby/moby's tags here is read from releases/versions.yaml in the module
+// ("next:" is the release being cut): beta.22 and beta.23 (the same tree)
+// are 29.8.0, beta.24 is 29.8.1.
 var UpstreamReleases = []UpstreamRelease{
 	{"29.3.1", "v2.0.0-beta.8"},
 	{"29.6.0", "v2.0.0-beta.18"},
 	{"29.7.0", "v2.0.0-beta.20"},
 	{"29.7.1", "v2.0.0-beta.21"},
+	{"29.8.1", "v2.0.0-beta.24"},
 }
 
 // upstreamRelease returns the pinned release of version.
