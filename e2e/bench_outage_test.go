@@ -44,7 +44,7 @@ func TestBenchOutage(t *testing.T) {
 		rate = v
 	}
 	var rows []string
-	for _, suite := range rig.Suites() {
+	for _, suite := range suites() {
 		t.Run(suite, func(t *testing.T) {
 			rows = append(rows, benchSuite(t, suite, outage, rate)...)
 		})

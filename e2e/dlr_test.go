@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -167,10 +168,27 @@ func unitState(g *rig.Guest, name string) string {
 	return strings.TrimSpace(out)
 }
 
+// suites are the rig's suites the suite-looping tests run on: all of
+// rig.Suites(), or those $DLR_SUITES names (comma-separated), e.g.
+// DLR_SUITES=upstream to time one suite's share of make e2e.
+func suites() []string {
+	only := os.Getenv("DLR_SUITES")
+	if only == "" {
+		return rig.Suites()
+	}
+	var out []string
+	for _, s := range rig.Suites() {
+		if slices.Contains(strings.Split(only, ","), s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // forSuites runs f as a subtest for every suite, one after the other
 // (fs.pipe-max-size is the host's: suites must not run at the same time).
 func forSuites(t *testing.T, f func(t *testing.T, suite string)) {
-	for _, suite := range rig.Suites() {
+	for _, suite := range suites() {
 		t.Run(suite, func(t *testing.T) { f(t, suite) })
 	}
 }

@@ -16,7 +16,7 @@ import (
 // image runs, and docker.service has the KillMode live-restore relies on.
 func TestRig(t *testing.T) {
 	logger := rig.BuildLogger(t)
-	for _, suite := range rig.Suites() {
+	for _, suite := range suites() {
 		t.Run(suite, func(t *testing.T) {
 			t.Parallel()
 			g := rig.Boot(t, suite)
@@ -72,12 +72,9 @@ func TestRig(t *testing.T) {
 // filesystem without booting it, and checks the package that provides
 // dockerd in each: docker.io in the Debian suites, the docker-ce-like
 // package (and no docker.io) in the upstream one. It boots nothing, so it
-// may run beside a rig test; `DLR_ROOTFS=suite` limits it to one suite.
+// may run beside a rig test (DLR_SUITES=upstream: one suite).
 func TestRootfs(t *testing.T) {
-	for _, suite := range rig.Suites() {
-		if only := os.Getenv("DLR_ROOTFS"); only != "" && only != suite {
-			continue
-		}
+	for _, suite := range suites() {
 		t.Run(suite, func(t *testing.T) {
 			start := time.Now()
 			dir, err := rig.Rootfs(t.Context(), suite)
