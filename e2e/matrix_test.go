@@ -166,20 +166,20 @@ var matrixScenarios = []matrixScenario{
 	// each apt step is the package's own restart of dockerd at configure
 	// time, as Docker CE's .deb does it. Docker CE's upgrade day: forky's
 	// 28.5.2 (packaged as docker-ce) onto 29.6.0.
+	{name: "ce-reinstall", suite: "upstream", more: true, steps: []matrixStep{
+		{name: "apt-reinstall-docker-ce-29.7.1", debs: ceDeb("29.7.1"), again: true},
+	}},
 	{name: "ce-upgrade-day", suite: "upstream", ce: rig.ForkyDockerRelease, more: true, steps: []matrixStep{
 		{name: "apt-docker-ce-29.6.0", debs: ceDeb("29.6.0")},
 	}},
 	{name: "ce-minor", suite: "upstream", ce: "29.6.0", more: true, steps: []matrixStep{
 		{name: "apt-docker-ce-29.7.1", debs: ceDeb("29.7.1")},
 	}},
-	{name: "ce-patch", suite: "upstream", ce: "29.7.0", more: true, steps: []matrixStep{
-		{name: "apt-docker-ce-29.7.1", debs: ceDeb("29.7.1")},
-	}},
-	{name: "ce-reinstall", suite: "upstream", more: true, steps: []matrixStep{
-		{name: "apt-reinstall-docker-ce-29.7.1", debs: ceDeb("29.7.1"), again: true},
-	}},
 	{name: "ce-downgrade", suite: "upstream", more: true, steps: []matrixStep{
 		{name: "apt-docker-ce-29.6.0", debs: ceDeb("29.6.0")},
+	}},
+	{name: "ce-patch", suite: "upstream", ce: "29.7.0", more: true, steps: []matrixStep{
+		{name: "apt-docker-ce-29.7.1", debs: ceDeb("29.7.1")},
 	}},
 }
 
