@@ -164,11 +164,12 @@ var matrixScenarios = []matrixScenario{
 	}},
 	// Upstream Docker Engine as a docker-ce-like package (rig.CEPackage):
 	// each apt step is the package's own restart of dockerd at configure
-	// time, as Docker CE's .deb does it. Docker CE's upgrade day: forky's
-	// 28.5.2 (packaged as docker-ce) onto 29.6.0.
+	// time, as Docker CE's .deb does it.
 	{name: "ce-reinstall", suite: "upstream", more: true, steps: []matrixStep{
 		{name: "apt-reinstall-docker-ce-29.7.1", debs: ceDeb("29.7.1"), again: true},
 	}},
+	// Docker CE's upgrade day: forky's 28.5.2 (packaged as docker-ce)
+	// onto 29.6.0.
 	{name: "ce-upgrade-day", suite: "upstream", ce: rig.ForkyDockerRelease, more: true, steps: []matrixStep{
 		{name: "apt-docker-ce-29.6.0", debs: ceDeb("29.6.0")},
 	}},
