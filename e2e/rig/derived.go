@@ -19,8 +19,8 @@ const derivedVersion = "derived v1: docker.io purged, docker-ce installed from /
 // acquireDerived is [acquireRootfs] for a derived suite (derivedSuites):
 // its rootfs is a copy of the base suite's with the docker-ce-like package
 // installed in place of docker.io, built once and cached like any other
-// under <cache>/<suite>, with a stamp naming the base's stamp and the
-// package's. The build runs, in the copy,
+// under <cache>/derived/<suite>, with a stamp naming the base's stamp and
+// the package's. The build runs, in the copy,
 //
 //	dpkg --purge docker.io && dpkg --install /var/cache/apt/archives/docker-ce_<version>.deb
 //
@@ -53,7 +53,12 @@ func acquireDerived(ctx context.Context, suite string) (dir string, release func
 	if err != nil {
 		return "", nil, err
 	}
-	dir = filepath.Join(cache, suite)
+	// Under <cache>/derived: <cache>/upstream is where [Upstream] keeps
+	// its builds.
+	if err := os.MkdirAll(filepath.Join(cache, "derived"), 0o755); err != nil {
+		return "", nil, fmt.Errorf("rig: %w", err)
+	}
+	dir = filepath.Join(cache, "derived", suite)
 	stampPath := dir + ".stamp"
 	want := fmt.Appendf(nil, "%s\n%s\nsuite=%s\nbase:\n%sdocker-ce %s:\n%s", stampVersion, derivedVersion, suite, baseStamp, filepath.Base(deb), debStamp)
 
