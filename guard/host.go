@@ -157,22 +157,34 @@ func ContainerdSkew(running, installed string, err error) Finding {
 }
 
 // LogBuffers: a 64K FIFO blocks its container after 64K of output while
-// dockerd is down. sizes are the FIFOs' sizes.
-func LogBuffers(sizes []int64) Finding {
+// dockerd is down. own are the sizes of the containers' own streams
+// (stdout, stderr), execs those of exec sessions' streams (a health
+// probe's, a `docker exec`'s). Only own streams are judged: dockerd does not
+// reattach an exec session's output after a restart (exec sessions are not
+// restored), so no buffer size rides out that outage, and a health probe's
+// FIFOs live only while its probe runs (a 1 s interval keeps a pair at 64K
+// most of the time: the watcher grows them, if at all, 100 ms after the
+// probe started). They are counted in the message so that the numbers add
+// up to what `dlr status` lists.
+func LogBuffers(own, execs []int64) Finding {
 	f := Finding{Rule: "log-buffers", Title: "log buffers hold an outage"}
 	small := 0
-	for _, s := range sizes {
+	for _, s := range own {
 		if s <= 64<<10 {
 			small++
 		}
 	}
+	note := ""
+	if len(execs) > 0 {
+		note = fmt.Sprintf(" (%d of exec sessions not counted: a health probe's last only the probe, and dockerd does not reattach an exec's output after a restart)", len(execs))
+	}
 	switch {
-	case len(sizes) == 0:
-		f.Message = "no container log FIFOs"
+	case len(own) == 0:
+		f.Message = "no container log FIFOs" + note
 	case small > 0:
-		f.Severity, f.Message, f.Fix = Warn, fmt.Sprintf("%d of %d log FIFOs are 64K: their containers block after 64K of output while dockerd is down", small, len(sizes)), "dlr enable (or dlr buffers)"
+		f.Severity, f.Message, f.Fix = Warn, fmt.Sprintf("%d of %d container log FIFOs are 64K: their containers block after 64K of output while dockerd is down%s", small, len(own), note), "dlr enable (or dlr buffers)"
 	default:
-		f.Message = fmt.Sprintf("%d log FIFOs, all larger than 64K", len(sizes))
+		f.Message = fmt.Sprintf("%d container log FIFOs, all larger than 64K%s", len(own), note)
 	}
 	return f
 }

@@ -69,11 +69,15 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 	}
 	if info != nil {
 		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, nil)
-		var sizes []int64
+		var own, execs []int64
 		for _, b := range bufs {
-			sizes = append(sizes, b.Size)
+			if b.Exec {
+				execs = append(execs, b.Size)
+			} else {
+				own = append(own, b.Size)
+			}
 		}
-		c.add(guard.LogBuffers(sizes))
+		c.add(guard.LogBuffers(own, execs))
 	}
 	if f.SD != nil {
 		w := guard.Watcher(host.WatcherService, "", "", "")

@@ -174,6 +174,9 @@ type LogBuffer struct {
 	// cannot be known (another log driver, a quiet or new container).
 	Rate    *float64 `json:"rate,omitempty"`
 	RideOut *float64 `json:"ride_out_seconds,omitempty"`
+	// Exec is true for an exec session's stream (a health probe's, a
+	// `docker exec`'s), false for the container's own.
+	Exec bool `json:"exec,omitempty"`
 }
 
 // CheckItem is one line of `dlr check`.

@@ -156,7 +156,7 @@ func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot
 			unknown = append(unknown, "log buffer "+st.Path+": "+st.Err.Error())
 			continue
 		}
-		b := LogBuffer{Container: st.Container, Stream: st.Name, Size: st.Size}
+		b := LogBuffer{Container: st.Container, Stream: st.Name, Size: st.Size, Exec: st.Exec}
 		rc, seen := byContainer[st.Container]
 		if !seen && !st.Exec {
 			rc.rates, rc.ok = buffers.RecentLogRates(dataRoot, st.Container)
