@@ -84,7 +84,7 @@ func TestFIFOsOntoUpstream(t *testing.T) {
 func fifoTable(t *testing.T, g *rig.Guest) string {
 	t.Helper()
 	names := map[string]string{}
-	for _, l := range strings.Split(gsh(t, g, "docker ps -q --no-trunc | xargs -r docker inspect -f '{{.Id}} {{.Name}} {{join .ExecIDs \",\"}}'"), "\n") {
+	for _, l := range strings.Split(gsh(t, g, "docker ps -q --no-trunc | xargs -r docker inspect -f '{{.Id}} {{.Name}}'"), "\n") {
 		f := strings.Fields(l)
 		if len(f) >= 2 {
 			names[f[0]] = strings.TrimPrefix(f[1], "/")

@@ -782,7 +782,8 @@ func ceInstall(t *testing.T, g *rig.Guest, release string) {
 		t.Fatalf("installing docker-ce %s: %v exit %d\n%s\n%s", release, err, code, out, errOut)
 	}
 	waitDocker(t, g)
-	if got := trimmed(t, g, "docker", "version", "-f", "{{.Server.Version}}"); got != release {
+	// forky's dockerd says "28.5.2+dfsg4".
+	if got := trimmed(t, g, "docker", "version", "-f", "{{.Server.Version}}"); got != release && !strings.HasPrefix(got, release+"+") {
 		t.Fatalf("after installing docker-ce %s, dockerd %s runs", release, got)
 	}
 }

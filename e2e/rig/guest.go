@@ -73,7 +73,7 @@ func nspawnArgs(root, machine string) []string {
 // seconds.
 //
 // Writes the guest makes go to a temporary directory, never to the cache.
-// The guest's /var/lib/docker is a bind mount of a plain directory there,
+// The guest's /var/lib/docker and /var/lib/containerd are bind mounts of plain directories there,
 // so that dockerd uses its overlay2 storage driver as on a real host (it
 // refuses overlay2 on an overlayfs). nspawn runs with exactly the flags and
 // environment of the rig notes, as PID 1 of a PID namespace of its own
@@ -187,19 +187,27 @@ func Boot(t testing.TB, suite string) *Guest {
 	return g
 }
 
-// bindDockerDir bind-mounts dir/docker (on the host's file system, so
-// overlay2 works on it) at the guest's /var/lib/docker before boot; nspawn
-// takes the mount into the guest along with the root.
+// bindDockerDir bind-mounts dir/docker and dir/containerd (on the host's
+// file system, so that overlay mounts work on them) at the guest's
+// /var/lib/docker and /var/lib/containerd before boot; nspawn takes the
+// mounts into the guest along with the root. /var/lib/containerd matters
+// from Docker 29 on: a fresh install keeps its images in containerd's
+// overlayfs snapshotter there, and an overlay mount whose layers are on
+// the guest's overlayfs root fails with EINVAL ("failed to mount
+// /tmp/containerd-mount...: invalid argument", seen with upstream 29.7.1).
 func (g *Guest) bindDockerDir() error {
-	src := filepath.Join(g.dir, "docker")
-	dst := filepath.Join(g.root, "var/lib/docker")
-	for _, d := range []string{src, dst} {
-		if err := os.MkdirAll(d, 0o710); err != nil {
-			return err
+	for _, d := range []struct{ src, dst string }{
+		{filepath.Join(g.dir, "docker"), filepath.Join(g.root, "var/lib/docker")},
+		{filepath.Join(g.dir, "containerd"), filepath.Join(g.root, "var/lib/containerd")},
+	} {
+		for _, p := range []string{d.src, d.dst} {
+			if err := os.MkdirAll(p, 0o710); err != nil {
+				return err
+			}
 		}
-	}
-	if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
-		return fmt.Errorf("mount --bind %s %s: %w", src, dst, err)
+		if err := syscall.Mount(d.src, d.dst, "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mount --bind %s %s: %w", d.src, d.dst, err)
+		}
 	}
 	return nil
 }
