@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -65,6 +66,8 @@ type Container struct {
 	Ports        []Port   // the published ports' host sides
 	Networks     []string // user-defined networks (not bridge, host, none)
 	LogPath      string   // the json-file log, "" for other drivers
+	// Props are what guard's hazard table looks at, from the same inspect.
+	Props guard.Props `json:",omitempty"`
 }
 
 // Health is a container's health check and its last probe.
