@@ -118,7 +118,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "the restoring dockerd stops and removes it, although live restore is on",
+		Effect: "stops and removes it at the restore, although live restore is on",
 		Harm:   Removed, Fixed: "24.0.8, 25.0.0", Issue: "moby/moby#46308", PR: "moby/moby#46869 (24.0), #46857",
 		Reproduced:  true,
 		Unconfirmed: "the first release affected (the code is from 2016, \"Move --rm to daemon side\"); no 20.10.x or 23.0.x carries the fix",
@@ -131,8 +131,8 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "its health probes stop after the restore and its health status stays frozen",
-		Harm:   Degraded, Fixed: "23.0.0 (25.0.0 also re-initialises the monitor on restore, #47051)",
+		Effect: "restores it with its health probes stopped: its health status stays frozen",
+		Harm:   Degraded, Fixed: "23.0.0; 25.0.0 also re-initialises the monitor on restore (#47051)",
 		Issue: "moby/moby#41871", PR: "moby/moby#41935", Reproduced: true, FreezesAll: true,
 	},
 	{
@@ -145,7 +145,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "dockerd panics while restoring it (a regression of 24.0.3, from #45824)",
+		Effect: "panics while restoring it (a regression of 24.0.3, from #45824)",
 		Harm:   Panic, Fixed: "24.0.4", Issue: "moby/moby#45898, #45907", PR: "moby/moby#45903",
 		Unconfirmed: "whether mounts other than bind (a tmpfs --mount) panic it too",
 	},
@@ -161,7 +161,7 @@ var Hazards = []Hazard{
 				return "on network " + m
 			}
 		},
-		Effect: "its networking is broken after the restore (embedded DNS, network stats)",
+		Effect: "restores it with its networking broken (embedded DNS, network stats)",
 		Harm:   Degraded, Fixed: "24.0.3", Issue: "moby/moby#45646, #45653", PR: "moby/moby#45658",
 	},
 	{
@@ -175,7 +175,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "its volume references are not restored: `docker volume prune` then deletes volumes it uses",
+		Effect: "restores it without its volume references: `docker volume prune` then deletes volumes it uses",
 		Harm:   DataLoss, Fixed: "20.10.19 (#44238), 23.0.0 (#44237), 24.0.0 (#44231)", Issue: "moby/moby#41686", PR: "moby/moby#44238",
 		Unconfirmed: "the first release affected (reported on 19.03)",
 	},
@@ -187,7 +187,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "its volumes cannot be removed after the restore (`docker compose down -v` fails)",
+		Effect: "restores it so that its volumes cannot be removed afterwards (`docker compose down -v` fails)",
 		Harm:   Degraded, Fixed: "20.10.26 (#45840), 23.0.7 (#45825), 24.0.3 (#45824)", Issue: "moby/moby#44422", PR: "moby/moby#45824",
 	},
 	{
@@ -203,7 +203,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "dockerd unmounts the volume at startup: containers started later on it see an empty _data directory",
+		Effect: "unmounts the volume at startup: containers started later on it see an empty _data directory",
 		Harm:   Degraded, Fixed: "23.0.7 (#46367), 24.0.6 (#46366)", Issue: "moby/moby#46148, docker/for-linux#1470", PR: "moby/moby#46366",
 		Unconfirmed: "seen only where the container's inspect carries the options (--mount volume-opt); a volume made by `docker volume create -o` is not seen",
 	},
@@ -220,7 +220,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "dockerd panics while restoring it (\"ParseAddr(...): unexpected character\"): while it does not start, every container on the host is unmanaged",
+		Effect: "panics while restoring it (\"ParseAddr(...): unexpected character\"): while it does not start, every container on the host is unmanaged",
 		Harm:   Panic, Fixed: "29.4.0", Issue: "moby/moby#52274", PR: "moby/moby#52275", Reproduced: true,
 	},
 	{
@@ -236,7 +236,7 @@ var Hazards = []Hazard{
 			}
 			return ""
 		},
-		Effect: "it is restored with no sandbox options: a later `docker network connect` to it fails (resolv.conf: no such file)",
+		Effect: "restores it with no sandbox options: a later `docker network connect` to it fails (resolv.conf: no such file)",
 		Harm:   Degraded, Fixed: "not fixed yet (#53093, #53217 open)", Issue: "moby/moby#53089", PR: "moby/moby#53093",
 		Unconfirmed: "releases before 29.6.1 (the issue was verified on 29.6.1 and says master is unchanged)",
 	},
@@ -336,13 +336,13 @@ func WorstHit(hits []Hit) (Hit, bool) {
 // moby/moby#46308, fix ...)".
 func (h Hit) Sentence(release string) string {
 	r := h.Hazard
-	return fmt.Sprintf("%s: on dockerd %s %s (%s; %s)", h.What, Version(release), r.Effect, r.Harm, r.Source())
+	return fmt.Sprintf("%s: dockerd %s %s (%s; %s)", h.What, Version(release), r.Effect, r.Harm, r.Source())
 }
 
 // FixFor says what to do about the hit before a restart onto release.
 func (h Hit) FixFor(container string) string {
 	r := h.Hazard
-	fixed := "install a release with the fix (" + r.Fixed + ") before restarting dockerd"
+	fixed := "install a fixed release before restarting dockerd (fixed in " + r.Fixed + ")"
 	if strings.HasPrefix(r.Fixed, "not fixed") {
 		fixed = "no release has the fix yet (" + r.Fixed + ")"
 	}
@@ -365,7 +365,7 @@ func ContainerHazards(container, release string, p Props, h HostProps) []Finding
 	var out []Finding
 	for _, hit := range HazardsFor(release, p, h) {
 		out = append(out, Finding{Rule: "restore-hazard", Severity: hit.Hazard.Harm.Severity(), Subject: container,
-			Title:   container + ": " + hit.Hazard.Harm.String(),
+			Title:   container + " survives a restore",
 			Message: hit.Sentence(release), Fix: hit.FixFor(container)})
 	}
 	return out
