@@ -56,13 +56,27 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		lrOn = info.LiveRestore
 	}
 	e.checkRestartPath(c, f, lrOn)
-	if info != nil && e.Containers != nil {
-		e.checkContainers(ctx, c, f, cfg, lr.DaemonOn, info.Version)
+	// A restart of docker.service starts the installed dockerd: its
+	// release restores the containers (the running one when unknown).
+	var skew *guard.Finding
+	restorer := ""
+	if info != nil {
+		restorer = info.Version
 	}
-	c.add(e.lastRestore())
 	if info != nil && e.DockerdVersion != nil && len(f.UnitCmd.Args) > 0 {
 		installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
-		c.add(guard.VersionSkew(info.Version, installed, err))
+		fd := guard.VersionSkew(info.Version, installed, err)
+		skew = &fd
+		if err == nil && guard.Version(installed) != "" {
+			restorer = installed
+		}
+	}
+	if info != nil && e.Containers != nil {
+		e.checkContainers(ctx, c, f, cfg, lr.DaemonOn, info.Version, restorer)
+	}
+	c.add(e.lastRestore())
+	if skew != nil {
+		c.add(*skew)
 	}
 	if info != nil && e.ContainerdVersions != nil {
 		running, installed, err := e.ContainerdVersions(ctx, f.Socket)
@@ -134,9 +148,10 @@ func (e *Env) checkRestartPath(c *CheckReport, f *host.Facts, liveRestoreOn bool
 }
 
 // checkContainers checks the running containers' restart policies,
-// published ports, and what a restart of the running dockerd (release)
-// does to each by the hazard table.
-func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts, cfg *host.Config, liveRestoreOn bool, release string) {
+// published ports, and what a restart of docker does to each by the hazard
+// table: release is the dockerd that restart starts (the installed one),
+// running the one running now.
+func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts, cfg *host.Config, liveRestoreOn bool, running, release string) {
 	cs, err := e.Containers(ctx, f.Socket)
 	if err != nil {
 		c.add(guard.Finding{Rule: "restart-policy", Severity: guard.Skip, Title: "running containers have a restart policy", Message: err.Error()})
@@ -160,7 +175,11 @@ func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts
 	}
 	c.add(guard.RestartPolicies(none, autoRemove))
 	if liveRestoreOn {
-		for _, fd := range restartHazards(cs, release, hostProps(cfg), "a restart of the running dockerd ("+guard.Version(release)+", as `systemctl restart docker` or a same-version reinstall does)") {
+		what := "a restart of the running dockerd (" + guard.Version(release) + ", as `systemctl restart docker` or a same-version reinstall does)"
+		if guard.Version(release) != guard.Version(running) {
+			what = "a restart of docker, onto the installed dockerd " + guard.Version(release) + " (" + guard.Version(running) + " runs)"
+		}
+		for _, fd := range restartHazards(cs, release, hostProps(cfg), what) {
 			c.add(fd)
 		}
 	}
