@@ -25,6 +25,9 @@ type Info struct {
 	Labels         []string       `json:"Labels"`
 	DefaultRuntime string         `json:"DefaultRuntime"`
 	RegistryConfig RegistryConfig `json:"RegistryConfig"`
+	// SecurityOptions are e.g. "name=seccomp,profile=builtin",
+	// "name=rootless" (a rootless dockerd).
+	SecurityOptions []string `json:"SecurityOptions"`
 }
 
 // RegistryConfig is the registry part of GET /info.

@@ -402,3 +402,38 @@ func HazardIDs() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Unprotectable is where live restore cannot keep the containers through
+// a stop of dockerd, whatever daemon.json says.
+type Unprotectable struct {
+	// Snap: Docker is Snap's (snap.docker.dockerd.service, or a dockerd
+	// under /snap/).
+	Snap bool
+	// Rootless names rootless dockerds found ("the daemon dlr talks to",
+	// "/run/user/1000/docker.pid (PID 812)").
+	Rootless []string
+}
+
+// Protectable is dlr check's verdict on whether live restore can protect
+// the containers at all: rootless Docker's user unit has KillMode=mixed
+// (moby/moby#41947), which kills the containers' shims when it stops
+// (rootless-containers/rootlesskit#355); Snap's Docker stops the
+// containers when the snap refreshes (canonical/docker-snap#76).
+func Protectable(u Unprotectable) Finding {
+	f := Finding{Rule: "protectable", Title: "live restore can protect the containers"}
+	var why []string
+	if len(u.Rootless) > 0 {
+		why = append(why, "rootless Docker ("+strings.Join(u.Rootless, ", ")+"): its user unit (dockerd-rootless-setuptool.sh) has KillMode=mixed (moby/moby#41947), so a stop of it kills the containers' shims, live restore or not (rootless-containers/rootlesskit#355; from upstream's report)")
+	}
+	if u.Snap {
+		why = append(why, "Snap's Docker: a refresh of the snap stops the containers before dockerd and containerd (canonical/docker-snap#76; from upstream's report)")
+	}
+	if len(why) == 0 {
+		f.Message = "a system dockerd, neither rootless nor Snap's"
+		return f
+	}
+	f.Severity = Fail
+	f.Message = "live restore cannot protect these containers: " + strings.Join(why, "; ")
+	f.Fix = "run the containers that must survive a daemon restart under the system's Docker (docker.service from the distribution's or Docker's packages); for rootless Docker, KillMode=process in a drop-in of the user unit keeps the shims (as rootlesskit#355 suggests; not measured by dlr)"
+	return f
+}

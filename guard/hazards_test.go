@@ -150,3 +150,17 @@ func TestHazardsFor(t *testing.T) {
 		t.Errorf("worst on 24.0.3: %v", w.Hazard.Harm)
 	}
 }
+
+func TestProtectable(t *testing.T) {
+	if f := Protectable(Unprotectable{}); f.Severity != Pass {
+		t.Errorf("system dockerd: %+v", f)
+	}
+	f := Protectable(Unprotectable{Rootless: []string{"/run/user/1000/docker.pid (PID 812)"}})
+	if f.Severity != Fail || !strings.Contains(f.Message, "live restore cannot protect these containers") || !strings.Contains(f.Message, "moby/moby#41947") || !strings.Contains(f.Message, "rootlesskit#355") {
+		t.Errorf("rootless: %+v", f)
+	}
+	f = Protectable(Unprotectable{Snap: true})
+	if f.Severity != Fail || !strings.Contains(f.Message, "canonical/docker-snap#76") {
+		t.Errorf("snap: %+v", f)
+	}
+}

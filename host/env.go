@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,6 +40,9 @@ type Info struct {
 	Labels         []string
 	DefaultRuntime string
 	Mirrors        []string
+	// Rootless: the daemon runs rootless (SecurityOptions has
+	// "name=rootless").
+	Rootless bool
 }
 
 // SwarmActive reports whether a swarm state means the node is (becoming) a
@@ -289,5 +293,16 @@ func (a engineInfo) Info(ctx context.Context) (Info, error) {
 		Labels:         i.Labels,
 		DefaultRuntime: i.DefaultRuntime,
 		Mirrors:        i.RegistryConfig.Mirrors,
+		Rootless:       rootless(i.SecurityOptions),
 	}, nil
+}
+
+// rootless reports whether dockerd's security options say it runs rootless.
+func rootless(opts []string) bool {
+	for _, o := range opts {
+		if o == "name=rootless" || strings.HasPrefix(o, "name=rootless,") {
+			return true
+		}
+	}
+	return false
 }

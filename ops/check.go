@@ -41,6 +41,7 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		lr.DaemonOn = info.LiveRestore
 	}
 	c.add(guard.LiveRestoreOn(lr))
+	c.add(guard.Protectable(e.unprotectable(f, info)))
 
 	if info == nil {
 		c.add(guard.Finding{Rule: "swarm", Severity: guard.Skip, Title: "not a swarm node", Message: "daemon not reachable"})
