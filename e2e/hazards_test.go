@@ -107,6 +107,10 @@ func TestHazardsBookworm(t *testing.T) {
 	})
 	version := trimmed(t, g, "dpkg-query", "-W", "-f", "${Version}", "docker.io")
 	dpid := mainPID(t, g)
+	// What dlr reads, as dockerd 20.10.24 answers it (the unit tests'
+	// recorded inspect data comes from here).
+	t.Logf("INSPECT bookworm %s", g.MustExec(t, "docker", "inspect", "rmme"))
+	t.Logf("INSPECT bookworm %s", g.MustExec(t, "docker", "inspect", "hc"))
 
 	// dlr check: a restart of 20.10.24 removes rmme (FAIL), freezes hc (WARN).
 	code, out, _ := dlr(t, g, "check", "--json")
@@ -210,6 +214,7 @@ func TestHazardsExtraHostsPanic(t *testing.T) {
 	g.MustExec(t, "docker", "run", "-d", "--name", "spacey", "--add-host", "foo: 1.2.3.4", "logger", "/app")
 	g.MustExec(t, "docker", "run", "-d", "--name", "plain", "logger", "/app")
 	t.Logf("spacey's extra hosts as stored: %s", trimmed(t, g, "docker", "inspect", "-f", "{{json .HostConfig.ExtraHosts}}", "spacey"))
+	t.Logf("INSPECT trixie %s", g.MustExec(t, "docker", "inspect", "spacey"))
 
 	// Running 26.1.5, installed 26.1.5: nothing to say about spacey.
 	_, out, _ := dlr(t, g, "check", "--json")
