@@ -20,7 +20,7 @@ func TestEnableFedoraSysconfigFlag(t *testing.T) {
 	e.d.svc.ExecStart = [][]string{{"/usr/bin/dockerd", "--host=fd://", "--exec-opt", "native.cgroupdriver=systemd", "$OPTIONS"}}
 	e.d.liveRestore = true
 	code, out, errOut := e.run("enable")
-	if code != 0 || !strings.Contains(out, "already enabled by a flag") {
+	if code != 0 || !strings.Contains(out, "already enabled by a flag") || !strings.Contains(out, "with variables from /etc/sysconfig/docker") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	if e.read(daemonJSON) != orig || e.d.reloads != 0 || e.exists(dropIn) {
