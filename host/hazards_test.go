@@ -11,22 +11,26 @@ import (
 )
 
 // TestPropsOfInspect reads the hazard table's properties from inspect
-// answers (testdata/inspect) and holds the rows they hit per release.
+// answers (testdata/inspect: bookworm-*.json and trixie-*.json are real,
+// `docker inspect` in the rig by TestHazardsBookworm and
+// TestHazardsExtraHostsPanic, 2026-12-07; the others are written by hand
+// for rows no reachable release shows) and holds the rows they hit per
+// release.
 func TestPropsOfInspect(t *testing.T) {
 	for _, c := range []struct {
 		file, release, want string
 	}{
-		{"rm.json", "20.10.24+dfsg1", "autoremove"},
-		{"rm.json", "26.1.5+dfsg1", ""},
-		{"health.json", "20.10.24+dfsg1", "health-frozen"},
-		{"health.json", "23.0.0", ""},
+		{"bookworm-rmme.json", "20.10.24+dfsg1", "autoremove"},
+		{"bookworm-rmme.json", "26.1.5+dfsg1", ""},
+		{"bookworm-hc.json", "20.10.24+dfsg1", "health-frozen"},
+		{"bookworm-hc.json", "23.0.0", ""},
 		{"bind-volume.json", "24.0.3", "bind-mount-panic volume-opts-unmount"},
 		{"bind-volume.json", "20.10.10", "volume-refs"},
-		{"extra-hosts-space.json", "29.3.1", "extra-hosts-space"},
-		{"extra-hosts-space.json", "29.4.0", ""},
+		{"trixie-spacey.json", "29.3.1", "extra-hosts-space"},
+		{"trixie-spacey.json", "29.4.0", ""},
 		{"host-gateway.json", "29.7.1", "host-gateway"},
 		{"hostnet.json", "24.0.1", ""},
-		{"rm.json", "24.0.1", "autoremove network-restore"},
+		{"bookworm-rmme.json", "24.0.1", "autoremove network-restore"},
 	} {
 		b, err := os.ReadFile("testdata/inspect/" + c.file)
 		if err != nil {
