@@ -259,6 +259,9 @@ func runScenario(t *testing.T, sc matrixScenario, mode string) (rows, steps, fac
 	g := guest(t, sc.suite)
 	if sc.ce != "" {
 		ceInstall(t, g, sc.ce)
+		// Again: 29.x keeps a fresh install's images in containerd's
+		// store, which 28.5 (a graph driver) does not read.
+		g.ImportImage(t, "logger", rig.BuildLogger(t))
 	}
 	svc := rig.BuildService(t)
 	g.ImportImage(t, "service", svc)
