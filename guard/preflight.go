@@ -39,7 +39,7 @@ type Role struct {
 // Docker's and changes nothing for the containers.
 var Roles = map[string]Role{
 	"docker.io":     {Dockerd, false, "measured: Debian's docker.io never restarts dockerd"},
-	"docker-ce":     {Dockerd, true, "not measured by dlr: Docker CE's package is reported to restart dockerd"},
+	"docker-ce":     {Dockerd, true, "measured: docker-ce restarts dockerd when dpkg configures it, on upgrade and reinstall (dlr's upgrade matrix, ce-* rows, a package built as Docker CE's .deb is)"},
 	"moby-engine":   {Dockerd, true, "not measured by dlr: assumed to restart dockerd, as Docker CE's package does"},
 	"containerd":    {Containerd, true, "measured: Debian's containerd restarts it"},
 	"containerd.io": {Containerd, true, "not measured by dlr: assumed to restart containerd, as Debian's package does"},
