@@ -30,6 +30,14 @@ var Matrix = []Measured{
 	{"dockerd", "20.10.24", "26.1.5", true, "bookworm-trixie/restart-docker: 6/6 containers kept their PIDs (Debian 20.10.24+dfsg1 -> 26.1.5+dfsg1)"},
 	{"dockerd", "26.1.5", "26.1.5", true, "reinstall/restart-docker: 6/6 containers kept their PIDs (Debian 26.1.5+dfsg1)"},
 	{"dockerd", "26.1.5", "28.5.2", true, "trixie-forky/restart-docker: 6/6 containers kept their PIDs (Debian 26.1.5+dfsg1 -> 28.5.2+dfsg4)"},
+	// Upstream Docker Engine restarted by the docker-ce-like package's own
+	// postinst (apt-get install, as on Docker CE's upgrade day), forky's
+	// containerd 2.1.9 and runc 1.3.6, nine containers (the six above, a
+	// bind mount, a named volume, --restart always): make matrix,
+	// 2026-12-07.
+	{"dockerd", "28.5.2", "29.6.0", true, "ce-upgrade-day/apt-docker-ce-29.6.0: 9/9 containers kept their PIDs, ports answered, health probes went on (docker-ce 28.5.2 -> 29.6.0 by its own restart)"},
+	{"dockerd", "29.6.0", "29.7.1", true, "ce-minor/apt-docker-ce-29.7.1: 9/9 containers kept their PIDs, ports answered, health probes went on (docker-ce 29.6.0 -> 29.7.1 by its own restart)"},
+	{"dockerd", "29.7.1", "29.7.1", true, "ce-reinstall/apt-reinstall-docker-ce-29.7.1: 9/9 containers kept their PIDs (docker-ce 29.7.1 reinstalled, restarted by its own postinst)"},
 	{"containerd", "1.6.20", "1.7.24", true, "bookworm-trixie/apt-trixie-docker: 6/6 containers kept their PIDs (Debian 1.6.20~ds1 -> 1.7.24~ds1)"},
 	{"containerd", "1.7.24", "1.7.24", true, "containerd/restart-containerd, reinstall/apt-reinstall: 6/6 containers kept their PIDs (Debian 1.7.24~ds1)"},
 	{"containerd", "1.7.24", "2.1.9", true, "containerd/apt-forky-containerd, trixie-forky/apt-forky-docker: 6/6 containers kept their PIDs (Debian 1.7.24~ds1 -> 2.1.9)"},

@@ -37,6 +37,9 @@ func TestRestoreVerdict(t *testing.T) {
 		{"dockerd", "24.0.3", "24.0.4", Warn, "not proven"},
 		{"dockerd", "26.1.4", "28.5.2", Warn, "not proven"},
 		{"dockerd", "28.5.2", "26.1.5", Warn, "not proven"}, // a downgrade was never measured
+		{"dockerd", "28.5.2+dfsg4", "5:29.6.0-1~debian.14~forky", Pass, "ce-upgrade-day"},
+		{"dockerd", "29.6.0", "29.7.1", Pass, "ce-minor"},
+		{"dockerd", "28.5.2", "29.7.1", Warn, "not proven"}, // skipping a release was not measured
 		{"dockerd", "27.0.1", "27.0.1", Pass, "same release"},
 		{"containerd", "1.7.24~ds1", "2.1.9+unknown", Pass, "apt-forky-containerd"},
 		{"containerd", "1.6.20~ds1", "2.1.9", Warn, "not proven"},
