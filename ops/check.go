@@ -68,7 +68,7 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		c.add(guard.ContainerdSkew(running, installed, err))
 	}
 	if info != nil {
-		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, nil)
+		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, false, nil)
 		var sizes []int64
 		for _, b := range bufs {
 			sizes = append(sizes, b.Size)
