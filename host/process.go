@@ -213,3 +213,22 @@ func ErrText(err error) string {
 	}
 	return err.Error()
 }
+
+// Runs reports whether process pid runs the program at path (absolute):
+// /proc/PID/exe is that very file, by device and inode. Then the program's
+// `--version` says nothing the running process does not. A package that
+// replaced the program since leaves the process on the old, unlinked file,
+// and Runs is false; so it is for a path that is not absolute, a process
+// that is gone, or /proc/PID/exe that cannot be read (another user's
+// process without root).
+func (e *Env) Runs(pid int, path string) bool {
+	if pid <= 0 || !filepath.IsAbs(path) {
+		return false
+	}
+	running, err := os.Stat(e.procFile(pid, "exe"))
+	if err != nil {
+		return false
+	}
+	installed, err := os.Stat(e.Path(path))
+	return err == nil && os.SameFile(running, installed)
+}

@@ -33,6 +33,7 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 			infoWhy = err.Error()
 		}
 	}
+	e = e.prefetch(ctx, f, info)
 	flagSrc, flagOn, _ := liveRestoreFlag(f)
 	lr := guard.LiveRestoreState{Config: f.Config, ConfigErr: cfgErr, FileOn: cfgErr == nil && cfg.LiveRestoreWord() == "true",
 		FlagOn: flagSrc != "" && flagOn, Daemon: info != nil, DaemonWhy: infoWhy}
