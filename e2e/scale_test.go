@@ -16,8 +16,9 @@ import (
 	"github.com/docker-liverestore/dlr/e2e/rig"
 )
 
-// TestScale measures dlr with many running containers (issue 14; `make
-// bench-scale`, a measurement, not part of `make test`: it takes minutes).
+// TestScale measures dlr with many running containers, each logging 5
+// lines/s (issues 14 and 20; `make bench-scale`, a measurement, not part of
+// `make test`: it takes minutes).
 // Set DLR_SCALE=1 and DLR_SCALE_DEB to the .deb; DLR_SCALE_CONTAINERS
 // (default 300), DLR_SCALE_ROUNDS (3), DLR_SCALE_RUNS (11),
 // DLR_SCALE_BURST (100) and DLR_SCALE_SUITE (trixie) change it. Figures are
@@ -45,12 +46,15 @@ func TestScale(t *testing.T) {
 	start := time.Now()
 	// At most 4 minutes (a loaded 2-core host starts about 2 a second):
 	// the figures are for as many as are running then.
-	longSh(t, g, 5*time.Minute, fmt.Sprintf("seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app >/dev/null 2>&1; true", n))
+	// Each logs 5 lines of 100 bytes a second, as issue 20's containers
+	// did: 1,500 lines/s through dockerd with 300.
+	longSh(t, g, 5*time.Minute, fmt.Sprintf("seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app -rate 500 >/dev/null 2>&1; true", n))
 	n, _ = strconv.Atoi(gsh(t, g, "docker ps -q | wc -l"))
-	t.Logf("FIGURE %s: %d containers running after %v (docker run, 8 at a time); load %s", suite, n,
+	t.Logf("FIGURE %s: %d containers running after %v (docker run, 8 at a time), each logging 5 lines/s; load %s", suite, n,
 		time.Since(start).Round(time.Second), gsh(t, g, "cut -d' ' -f1-3 /proc/loadavg"))
 	scaleEnable(t, g, suite, n)
 	scaleReadOnly(t, g, suite, n)
+	scaleRatios(t, g, suite, n)
 	scaleWatcher(t, g, suite)
 	scaleBudget(t, g, suite)
 }
@@ -144,6 +148,28 @@ for i in $(seq %d); do
 done`, runs))
 	t.Logf("FIGURE %s, %d containers: no-op dlr enable median %s (target <= 5 ms); dlr status median %s, dlr check median %s (targets <= 500 ms); %d runs each, starting /bin/true costs %s",
 		suite, n, ms(median(times["noop"])), ms(median(times["status"])), ms(median(times["check"])), runs, ms(median(times["clock"])))
+}
+
+// scaleRatios: dlr check and dlr status against what the Docker CLI needs
+// for the same facts, `docker inspect $(docker ps -q)` (a listing and one
+// inspect per container), and the no-op enable against /bin/true, run in
+// turn in the same guest and minute (issue 20: each ratio of medians
+// within 1x, 1x and 3x).
+func scaleRatios(t *testing.T, g *rig.Guest, suite string, n int) {
+	runs := envInt("DLR_SCALE_RUNS", 11)
+	times := longTimes(t, g, 5*time.Minute, fmt.Sprintf(`
+for i in $(seq %d); do
+  a=$(us); docker inspect $(docker ps -q) >/dev/null; b=$(us); echo "inspect $((b-a))"
+  a=$(us); dlr check >/dev/null || true; b=$(us); echo "check $((b-a))"
+  a=$(us); dlr status >/dev/null; b=$(us); echo "status $((b-a))"
+  a=$(us); dlr enable >/dev/null; b=$(us); echo "noop $((b-a))"
+  a=$(us); /bin/true; b=$(us); echo "clock $((b-a))"
+done`, runs))
+	in, ch, st, no, tr := median(times["inspect"]), median(times["check"]), median(times["status"]), median(times["noop"]), median(times["clock"])
+	t.Logf("FIGURE %s, %d containers, %d interleaved runs: docker inspect $(docker ps -q) median %s; dlr check %s: %.2fx (target <= 1x); dlr status %s: %.2fx (target <= 1x)",
+		suite, n, runs, ms(in), ms(ch), float64(ch)/float64(in), ms(st), float64(st)/float64(in))
+	t.Logf("FIGURE %s, %d containers, same runs: no-op dlr enable median %s vs /bin/true %s: %.2fx (target <= 3x)",
+		suite, n, ms(no), ms(tr), float64(no)/float64(tr))
 }
 
 // scaleWatcher: a burst of docker runs; for each container, the time from
