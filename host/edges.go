@@ -199,8 +199,11 @@ func (e *Env) realDockerdVersion(ctx context.Context, path string) (string, erro
 
 // realContainerdVersions asks dockerd which containerd it runs with (GET
 // /version's "containerd" component) and runs `containerd --version`
-// ("containerd github.com/containerd/containerd/v2 2.1.9+unknown ...").
-func (e *Env) realContainerdVersions(ctx context.Context, socket string) (string, string, error) {
+// ("containerd github.com/containerd/containerd/v2 2.1.9+unknown ...")
+// unless process pid runs that very file: both print containerd's
+// version.Version, and starting the program cost 0.5-2.9 s of a loaded
+// 2-core host's dlr check (docs/benchmarks.md).
+func (e *Env) realContainerdVersions(ctx context.Context, socket string, pid int) (string, string, error) {
 	cctx, cancel := context.WithTimeout(ctx, e.T.Call)
 	v, err := engineFor(socket).Version(cctx)
 	cancel()
@@ -210,6 +213,9 @@ func (e *Env) realContainerdVersions(ctx context.Context, socket string) (string
 	running := v.Component("containerd")
 	if running == "" {
 		return "", "", fmt.Errorf("dockerd's GET /version names no containerd component")
+	}
+	if path, err := exec.LookPath("containerd"); err == nil && e.Runs(pid, path) {
+		return running, running, nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, e.T.Version)
 	defer cancel()

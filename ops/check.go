@@ -65,7 +65,8 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		c.add(guard.VersionSkew(info.Version, installed, err))
 	}
 	if info != nil && e.ContainerdVersions != nil {
-		running, installed, err := e.ContainerdVersions(ctx, f.Socket)
+		// PID 0: prefetch looked containerd's up while the rest ran.
+		running, installed, err := e.ContainerdVersions(ctx, f.Socket, 0)
 		c.add(guard.ContainerdSkew(running, installed, err))
 	}
 	if info != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 )
 
@@ -11,7 +12,7 @@ import (
 // in the background, each still made once and answering as before: the
 // running containers (a listing and one inspect per container), the
 // installed dockerd's and containerd's versions (a program each) and
-// GET /version. They wait on dockerd or on exec, not on each other, so
+// GET /version (and containerd.service's PID over D-Bus). They wait on dockerd or on exec, not on each other, so
 // the check takes about as long as the slowest instead of their sum; and
 // no `dockerd --version` runs when the running dockerd is the installed
 // file (its /info said the version). Only
@@ -52,12 +53,12 @@ func (e *Env) prefetch(ctx context.Context, f *host.Facts, info *host.Info) *Env
 	if v := h.ContainerdVersions; v != nil {
 		type pair struct{ running, installed string }
 		cv := later(func() (pair, error) {
-			r, i, err := v(ctx, f.Socket)
+			r, i, err := v(ctx, f.Socket, e.containerdPID(ctx, f))
 			return pair{r, i}, err
 		})
-		h.ContainerdVersions = func(cctx context.Context, socket string) (string, string, error) {
-			if socket != f.Socket {
-				return v(cctx, socket)
+		h.ContainerdVersions = func(cctx context.Context, socket string, pid int) (string, string, error) {
+			if socket != f.Socket || pid != 0 {
+				return v(cctx, socket, pid)
 			}
 			p, err := cv()
 			return p.running, p.installed, err
@@ -80,4 +81,13 @@ func later[T any](fn func() (T, error)) func() (T, error) {
 		wg.Wait()
 		return v, err
 	}
+}
+
+// containerdPID is containerd.service's main PID (0 without systemd or
+// the unit): the containerd dockerd talks to on a systemd host.
+func (e *Env) containerdPID(ctx context.Context, f *host.Facts) int {
+	if u := e.UnitNamed(ctx, f, guard.ContainerdService); u != nil && u.ActiveState == "active" {
+		return int(u.MainPID)
+	}
+	return 0
 }

@@ -144,7 +144,7 @@ func TestCheckContainerdSkew(t *testing.T) {
 		e := newTestEnv(t)
 		e.write(daemonJSON, "{\"live-restore\": true}\n")
 		e.d.liveRestore = true
-		e.h.ContainerdVersions = func(context.Context, string) (string, string, error) { return tc.running, tc.installed, nil }
+		e.h.ContainerdVersions = func(context.Context, string, int) (string, string, error) { return tc.running, tc.installed, nil }
 		_, items, text := checkItems(t, e)
 		if items["containerd-version"] != tc.want || !strings.Contains(text, tc.says) {
 			t.Errorf("%s -> %s: %s, want %s saying %q\n%s", tc.running, tc.installed, items["containerd-version"], tc.want, tc.says, text)
