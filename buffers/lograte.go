@@ -3,6 +3,7 @@ package buffers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,6 +23,12 @@ const logTail = 256 << 10
 // lines in the tail over the time they span. ok is false when the log is not
 // a json-file log, cannot be read, or spans too little time to tell.
 func RecentLogRates(dataRoot, id string) (rates map[string]float64, ok bool) {
+	return recentLogRates(dataRoot, id, nil)
+}
+
+// recentLogRates is RecentLogRates reading into buf when it holds
+// logTail bytes: one buffer per worker, not one per container.
+func recentLogRates(dataRoot, id string, buf []byte) (rates map[string]float64, ok bool) {
 	f, err := os.Open(filepath.Join(dataRoot, "containers", id, id+"-json.log"))
 	if err != nil {
 		return nil, false
@@ -32,10 +39,14 @@ func RecentLogRates(dataRoot, id string) (rates map[string]float64, ok bool) {
 		return nil, false
 	}
 	off := max(fi.Size()-logTail, 0)
-	b, err := io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
-	if err != nil {
+	if len(buf) < logTail {
+		buf = make([]byte, logTail)
+	}
+	n, err := f.ReadAt(buf[:fi.Size()-off], off)
+	if err != nil && !(errors.Is(err, io.EOF) && n > 0) {
 		return nil, false
 	}
+	b := buf[:n]
 	if off > 0 {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:] // the first line may be cut
@@ -209,8 +220,9 @@ func RecentLogRatesOf(dataRoot string, ids []string) map[string]LogRates {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			buf := make([]byte, logTail)
 			for i := int(next.Add(1)) - 1; i < len(ids); i = int(next.Add(1)) - 1 {
-				out[i].Rates, out[i].OK = RecentLogRates(dataRoot, ids[i])
+				out[i].Rates, out[i].OK = recentLogRates(dataRoot, ids[i], buf)
 			}
 		}()
 	}

@@ -1,9 +1,12 @@
 package buffers
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +128,43 @@ func FuzzParseLogLine(f *testing.F) {
 		f.Add([]byte(l))
 	}
 	f.Fuzz(func(t *testing.T, l []byte) { checkLogLine(t, l) })
+}
+
+// TestRecentLogRatesOf: the rates of several containers' logs read at
+// once, each into a reused buffer, are each log's own: a log longer than
+// the tail, a short one, a missing one.
+func TestRecentLogRatesOf(t *testing.T) {
+	root := t.TempDir()
+	long := append(loggerTail(), loggerTail()...)
+	short := []byte(`{"log":"0123456789\n","stream":"stdout","time":"2026-11-25T10:00:00Z"}
+{"log":"0123456789\n","stream":"stderr","time":"2026-11-25T10:00:02Z"}
+`)
+	for id, b := range map[string][]byte{"long": long, "short": short} {
+		if err := os.MkdirAll(filepath.Join(root, "containers", id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "containers", id, id+"-json.log"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := []string{"long", "short", "missing", "long", "short"}
+	got := RecentLogRatesOf(root, ids)
+	for _, id := range ids {
+		r, ok := RecentLogRates(root, id)
+		if g := got[id]; g.OK != ok || fmt.Sprint(g.Rates) != fmt.Sprint(r) {
+			t.Errorf("%s: read at once %v %v, alone %v %v", id, g.Rates, g.OK, r, ok)
+		}
+	}
+	tail := long[len(long)-logTail:]
+	tail = tail[bytes.IndexByte(tail, '\n')+1:]
+	want, _ := ratesFromJSONLog(tail)
+	if r := got["long"]; !r.OK || fmt.Sprint(r.Rates) != fmt.Sprint(want) {
+		t.Errorf("long: %v %v, want the last %d bytes' %v", r.Rates, r.OK, logTail, want)
+	}
+	if r := got["short"]; !r.OK || math.Abs(r.Rates["stderr"]-5.5) > 1e-9 || r.Rates["stdout"] != 0 {
+		t.Errorf("short: %v %v, want stderr 5.5 B/s", r.Rates, r.OK)
+	}
+	if got["missing"].OK {
+		t.Error("a missing log gave a rate")
+	}
 }
