@@ -244,3 +244,54 @@ func scaleBudget(t *testing.T, g *rig.Guest, suite string) {
 	}
 	t.Logf("  FIFO sizes after: %s", gsh(t, g, "pipesz /run/docker/containerd/* | cut -d' ' -f1 | sort | uniq -c | tr '\\n' ' '"))
 }
+
+// TestScaleDrill times dlr drill's refusal with many running containers
+// (issue 20: within 1 s, before anything is stopped): Debian bookworm
+// (Docker 20.10, whose restore removes a --rm container, moby/moby#46308)
+// with the .deb installed and enabled, DLR_SCALE_CONTAINERS - 1 plain
+// containers logging 5 lines/s and one started with --rm. `make
+// bench-scale` runs it after TestScale; DLR_SCALE=1 and DLR_SCALE_DEB as
+// there, DLR_SCALE_RUNS refusals.
+func TestScaleDrill(t *testing.T) {
+	if os.Getenv("DLR_SCALE") == "" {
+		t.Skip("a measurement: run it with make bench-scale (DLR_SCALE=1)")
+	}
+	deb := os.Getenv("DLR_SCALE_DEB")
+	if deb == "" {
+		t.Fatal("DLR_SCALE_DEB names the .deb to install (make bench-scale builds it)")
+	}
+	n := envInt("DLR_SCALE_CONTAINERS", 300)
+	runs := envInt("DLR_SCALE_RUNS", 11)
+	keepHostPipeMaxSize(t)
+	g := rig.Boot(t, "bookworm")
+	g.CopyIn(t, deb, "/root/dlr.deb", 0o644)
+	g.ImportImage(t, "logger", rig.BuildLogger(t))
+	g.MustExec(t, "sh", "-c", "DEBIAN_FRONTEND=noninteractive dpkg -i /root/dlr.deb >/dev/null")
+	start := time.Now()
+	longSh(t, g, 5*time.Minute, fmt.Sprintf("docker run -d --rm --name rmme logger /app -rate 500 >/dev/null; seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app -rate 500 >/dev/null 2>&1; true", n-1))
+	n, _ = strconv.Atoi(gsh(t, g, "docker ps -q | wc -l"))
+	if got := gsh(t, g, "docker info -f '{{.LiveRestoreEnabled}}'"); got != "true" {
+		t.Fatalf("live restore is not on after the package's install (%s): %s", got, gsh(t, g, "dlr status 2>&1 | tail -5"))
+	}
+	pid := gsh(t, g, "systemctl show -p MainPID --value docker")
+	t.Logf("FIGURE bookworm: %d containers running after %v (one with --rm), each logging 5 lines/s; load %s", n,
+		time.Since(start).Round(time.Second), gsh(t, g, "cut -d' ' -f1-3 /proc/loadavg"))
+	times := longTimes(t, g, 5*time.Minute, fmt.Sprintf(`
+for i in $(seq %d); do
+  a=$(us); rc=0; dlr drill --yes > /root/drill.out 2>&1 || rc=$?; b=$(us); echo "refusal $((b-a))"
+  [ $rc = 3 ] || { echo "drill exit $rc" >&2; cat /root/drill.out >&2; exit 1; }
+  a=$(us); /bin/true; b=$(us); echo "clock $((b-a))"
+done`, runs))
+	out := gsh(t, g, "cat /root/drill.out")
+	if !strings.Contains(out, "rmme") || !strings.Contains(out, "nothing was stopped") {
+		t.Errorf("the drill's refusal does not name rmme and say nothing was stopped:\n%s", out)
+	}
+	if got := gsh(t, g, "systemctl show -p MainPID --value docker"); got != pid {
+		t.Errorf("dockerd's PID %s -> %s: a refused drill restarted it", pid, got)
+	}
+	if got, _ := strconv.Atoi(gsh(t, g, "docker ps -q | wc -l")); got != n {
+		t.Errorf("%d containers running before the refusals, %d after", n, got)
+	}
+	t.Logf("FIGURE bookworm, %d containers (one --rm): dlr drill --yes refused (exit 3, dockerd and every container untouched) median %s of %d (target <= 1 s); starting /bin/true costs %s",
+		n, ms(median(times["refusal"])), runs, ms(median(times["clock"])))
+}
