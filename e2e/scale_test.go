@@ -269,7 +269,8 @@ func TestScaleDrill(t *testing.T) {
 	g.MustExec(t, "sh", "-c", "DEBIAN_FRONTEND=noninteractive dpkg -i /root/dlr.deb >/dev/null")
 	start := time.Now()
 	longSh(t, g, 5*time.Minute, fmt.Sprintf("docker run -d --rm --name rmme logger /app -rate 500 >/dev/null; seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app -rate 500 >/dev/null 2>&1; true", n-1))
-	n, _ = strconv.Atoi(gsh(t, g, "docker ps -q | wc -l"))
+	running := gsh(t, g, "docker ps -q --no-trunc | sort | tee /root/running.before")
+	n = len(strings.Fields(running))
 	if got := gsh(t, g, "docker info -f '{{.LiveRestoreEnabled}}'"); got != "true" {
 		t.Fatalf("live restore is not on after the package's install (%s): %s", got, gsh(t, g, "dlr status 2>&1 | tail -5"))
 	}
@@ -286,12 +287,17 @@ done`, runs))
 	if !strings.Contains(out, "rmme") || !strings.Contains(out, "nothing was stopped") {
 		t.Errorf("the drill's refusal does not name rmme and say nothing was stopped:\n%s", out)
 	}
-	if got := gsh(t, g, "systemctl show -p MainPID --value docker"); got != pid {
-		t.Errorf("dockerd's PID %s -> %s: a refused drill restarted it", pid, got)
+	pidAfter := gsh(t, g, "systemctl show -p MainPID --value docker")
+	if pidAfter != pid {
+		t.Errorf("dockerd's PID %s -> %s: a refused drill restarted it", pid, pidAfter)
 	}
-	if got, _ := strconv.Atoi(gsh(t, g, "docker ps -q | wc -l")); got != n {
-		t.Errorf("%d containers running before the refusals, %d after", n, got)
+	after := gsh(t, g, "docker ps -q --no-trunc | sort")
+	if after != running {
+		// Which ones, and how they ended (a run of 2026-12-07 lost 2 of 249
+		// here, cause not established).
+		t.Errorf("%d containers running before the refusals, %d after; gone: %s", n, len(strings.Fields(after)),
+			gsh(t, g, "docker ps -q --no-trunc | sort | comm -23 /root/running.before - | xargs -r docker inspect -f '{{.Name}} {{.State.Status}} exit {{.State.ExitCode}} {{.State.Error}} started {{.State.StartedAt}} finished {{.State.FinishedAt}}' 2>&1 | head -5"))
 	}
-	t.Logf("FIGURE bookworm, %d containers (one --rm): dlr drill --yes refused (exit 3, dockerd and every container untouched) median %s of %d (target <= 1 s); starting /bin/true costs %s",
-		n, ms(median(times["refusal"])), runs, ms(median(times["clock"])))
+	t.Logf("FIGURE bookworm, %d containers (one --rm): dlr drill --yes refused (exit 3) median %s of %d (target <= 1 s); dockerd PID %s -> %s, %d of the %d containers running after; starting /bin/true costs %s",
+		n, ms(median(times["refusal"])), runs, pid, pidAfter, len(strings.Fields(after)), n, ms(median(times["clock"])))
 }
