@@ -1,7 +1,7 @@
 # Packaging: `make packages` builds dist/docker-liverestore_<version>_<arch>.deb
 # and .rpm for every PKG_ARCHES with nfpm (nfpm.yaml, packaging/).
 #
-#   make packages                    all architectures, version from git
+#   make packages                    all architectures, version from VERSION and git
 #   make packages PKG_ARCHES=amd64   one architecture
 #   make packages PKG_VERSION=1.2.3 DIST_DIR=/tmp/x
 #   make packages PKG_KEYRING=key.asc  ship the repository's public key
@@ -28,7 +28,7 @@ NFPM := $(PKG_TOOLS)/nfpm
 PKG_NAME := docker-liverestore
 PKG_ARCHES ?= amd64 arm64
 DIST_DIR ?= dist
-PKG_VERSION ?= $(shell packaging/version.sh)
+PKG_VERSION ?= $(VERSION)
 # nfpm.yaml names the generated maintainer scripts by this fixed path (it
 # does not expand variables in script paths), so builds take turns on a lock.
 PKG_BUILD_DIR := .cache/pkg
@@ -87,7 +87,7 @@ packages-locked:
 	fi; \
 	for arch in $(PKG_ARCHES); do \
 		mkdir -p $(PKG_BUILD_DIR)/$$arch; \
-		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$PKG_VERSION" \
 			-o $(PKG_BUILD_DIR)/$$arch/dlr ./cmd/dlr; \
 		for fmt in deb rpm; do \
 			out=$(DIST_DIR)/$(PKG_NAME)_$${PKG_VERSION}_$$arch.$$fmt; \
