@@ -70,8 +70,7 @@ packages-locked:
 	done; \
 	date=$$(LC_ALL=C date -u -d "@$$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S +0000'); \
 	commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
-	sed -e "s/@VERSION@/$$PKG_VERSION-1/g" -e "s/@DATE@/$$date/" -e "s/@COMMIT@/$$commit/" \
-		packaging/changelog | gzip -9n > $(PKG_BUILD_DIR)/changelog.gz; \
+	packaging/changelog.sh "$$PKG_VERSION" "$$date" "$$commit" | gzip -9n > $(PKG_BUILD_DIR)/changelog.gz; \
 	mkdir -p $(PKG_BUILD_DIR)/host $(PKG_BUILD_DIR)/completions; \
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PKG_BUILD_DIR)/host/dlr ./cmd/dlr; \
 	$(PKG_BUILD_DIR)/host/dlr man | sed -e "s/^\.TH DLR 8 \"\"/.TH DLR 8 \"$$(date -u -d "@$$SOURCE_DATE_EPOCH" +%Y-%m-%d)\"/" \
