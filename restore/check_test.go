@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/state"
 )
 
 func TestCompare(t *testing.T) {
@@ -266,6 +267,7 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.LoadView()
+	v.Version = state.ViewFormat
 	if err != nil || !reflect.DeepEqual(*got, v) {
 		t.Errorf("view round trip: %+v, %v", got, err)
 	}
