@@ -65,4 +65,4 @@ demo: deps build
 	$(GO) test -tags e2e -count=1 -timeout 20m -v -run 'TestDemo' ./e2e/
 
 clean:
-	rm -rf bin dist repo .e2e.log
+	rm -rf bin dist repo release .e2e.log

@@ -13,7 +13,7 @@
 #
 #   make release REPO_KEY=<fingerprint> [REPO_URL=https://...]
 #   make release REPO_KEY_FILE=secret.asc RELEASE_DIR=/tmp/rel
-#   make release-reproducible   a throwaway RSA key, the release twice, compared
+#   make release-reproducible   a throwaway RSA key, the release twice, compared (in make test)
 #
 # The packages ship the signing key's public key (release.sh pubkey), so no
 # PKG_KEYRING is needed. The same commit, key and Go toolchain give the same
@@ -51,9 +51,13 @@ release: release-deps
 	packaging/release.sh assemble "$$t/pkgs" "$$t/sbom" '$(RELEASE_DIR)'
 
 # release-reproducible makes the release twice with a throwaway RSA key
-# (or REPO_KEY / REPO_KEY_FILE), the second time with an empty Go build
-# cache, and fails unless every file of the two (signatures included) is
-# byte for byte the same.
+# (or REPO_KEY / REPO_KEY_FILE) and fails unless every file of the two
+# (signatures included) is byte for byte the same. With
+# RELEASE_COLD_CACHE=yes the second build starts from an empty Go build
+# cache. In make test: 27 s of CPU (user+sys) on 2 cores, 3 min 3 s of wall
+# time at a load average of 36-41; with an empty cache, 4 min 37 s wall.
+RELEASE_COLD_CACHE ?= no
+EXTRA_TESTS += release-reproducible
 release-reproducible: release-deps
 	@set -e; t=$$(mktemp -d); \
 	trap 'gpgconf --homedir "$$t/gnupg" --kill gpg-agent 2>/dev/null || true; rm -rf "$$t"' EXIT; \
@@ -65,7 +69,7 @@ release-reproducible: release-deps
 		keyfile="$$t/secret.asc"; \
 	fi; \
 	for n in 1 2; do \
-		cache=; [ $$n = 1 ] || { mkdir "$$t/gocache"; cache="$$t/gocache"; }; \
+		cache=; [ $$n = 1 ] || [ '$(RELEASE_COLD_CACHE)' != yes ] || { mkdir "$$t/gocache"; cache="$$t/gocache"; }; \
 		GOCACHE=$${cache:-$$($(GO) env GOCACHE)} $(MAKE) --no-print-directory release REPO_KEY="$$key" REPO_KEY_FILE="$$keyfile" \
 			RELEASE_DIR="$$t/release$$n" PKG_VERSION='$(PKG_VERSION)' >/dev/null; \
 		(cd "$$t/release$$n" && find . -type f | LC_ALL=C sort | xargs sha256sum) > "$$t/sums$$n"; \
