@@ -158,7 +158,7 @@ func (s Store) Load() (State, error) {
 	var st State
 	b, err := os.ReadFile(filepath.Join(s.Dir, fileName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{Version: StateFormat}, nil
+		return State{Version: 1}, nil
 	}
 	if err != nil {
 		return st, fmt.Errorf("reading dlr's state: %w", err)
