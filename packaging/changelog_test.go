@@ -86,6 +86,21 @@ func parseDebian(t *testing.T, name, text string) []release {
 	return rs
 }
 
+// version is the release in the file VERSION (its lines but comments).
+func version(t *testing.T) string {
+	t.Helper()
+	var v []string
+	for _, l := range strings.Split(read(t, "../VERSION"), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			v = append(v, l)
+		}
+	}
+	if len(v) != 1 {
+		t.Fatalf("VERSION holds %q, want one version line", v)
+	}
+	return v[0]
+}
+
 func read(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -104,7 +119,7 @@ func TestChangelogsInStep(t *testing.T) {
 	if len(md) == 0 {
 		t.Fatal("CHANGELOG.md lists no release")
 	}
-	if v := strings.TrimSpace(read(t, "../VERSION")); md[0].Version != v {
+	if v := version(t); md[0].Version != v {
 		t.Errorf("VERSION is %s, but CHANGELOG.md's newest release is %s: add its entry (docs/release-checklist.md)", v, md[0].Version)
 	}
 	if len(md) != len(deb) {
@@ -132,7 +147,7 @@ func TestChangelogsInStep(t *testing.T) {
 // release's entries (plus one for the build) and, where dpkg-dev is
 // installed, that dpkg-parsechangelog reads it.
 func TestShippedChangelog(t *testing.T) {
-	v := strings.TrimSpace(read(t, "../VERSION"))
+	v := version(t)
 	rels := parseDebian(t, "packaging/changelog", read(t, "changelog"))
 	date := "Mon, 07 Dec 2026 01:02:03 +0000"
 	for _, build := range []string{v, v + "+git3.g0123456789ab"} {

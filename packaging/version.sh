@@ -8,13 +8,15 @@
 #   3 commits later                             -> 0.1.0+git3.g1a2b3c4d5e6f
 #   uncommitted changes (tracked files)         -> 0.1.0+dirty, 0.1.0+git3.g1a2b3c4d5e6f.dirty
 #   not a git checkout (a source tarball)       -> VERSION as it is
+# Lines of VERSION that start with '#' are comments: a release whose number
+# is already in VERSION is cut by a commit that changes a comment there.
 # The result is valid for dpkg and rpm alike and grows with every commit
 # (the next release, 0.1.1 or 0.2.0, sorts after every 0.1.0+git...).
 # `dlr version`, the packages, their changelogs and the repository all
 # carry it (the Makefile's VERSION and PKG_VERSION).
 set -e
 cd "$(dirname "$0")/.."
-v=$(tr -d ' \t\r\n' < VERSION)
+v=$(grep -v '^#' VERSION | tr -d ' \t\r\n')
 case $v in
 [0-9]*.[0-9]*.[0-9]*) ;;
 *) echo "version.sh: VERSION holds '$v', not MAJOR.MINOR.PATCH" >&2; exit 1 ;;
