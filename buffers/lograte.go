@@ -3,8 +3,8 @@ package buffers
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -19,7 +19,7 @@ const logTail = 256 << 10
 // lines in the tail over the time they span. ok is false when the log is not
 // a json-file log, cannot be read, or spans too little time to tell.
 func RecentLogRates(dataRoot, id string) (rates map[string]float64, ok bool) {
-	f, err := os.Open(filepath.Join(dataRoot, "containers", id, id+"-json.log"))
+	f, err := atomicfile.OpenRead(filepath.Join(dataRoot, "containers", id, id+"-json.log"))
 	if err != nil {
 		return nil, false
 	}

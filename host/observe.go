@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 
 	"github.com/docker-liverestore/dlr/unit"
@@ -216,7 +217,7 @@ func (e *Env) readUnit(ctx context.Context, f *Facts) error {
 func (e *Env) envFiles(u *unit.Unit, f *Facts) []map[string]string {
 	var out []map[string]string
 	for _, ef := range u.EnvironmentFiles {
-		b, err := os.ReadFile(e.Path(ef.Path))
+		b, err := atomicfile.ReadFile(e.Path(ef.Path), atomicfile.MaxRead)
 		if err != nil {
 			if !(ef.Optional && errors.Is(err, os.ErrNotExist)) {
 				f.Warnings = append(f.Warnings, fmt.Sprintf("cannot read %s (EnvironmentFile of %s): %v", ef.Path, u.Name, ErrText(err)))

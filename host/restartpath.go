@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func (e *Env) DependencySources(u *unit.Unit, target string) []string {
 		if file == "" || file == "/dev/null" {
 			continue
 		}
-		b, err := os.ReadFile(e.Path(file))
+		b, err := atomicfile.ReadFile(e.Path(file), atomicfile.MaxRead)
 		if err != nil {
 			continue
 		}
@@ -103,7 +104,7 @@ func (e *Env) ReadNeedrestart() guard.NeedrestartConf {
 		files = append(files, filepath.Join(NeedrestartConfDir, filepath.Base(m)))
 	}
 	for _, f := range files {
-		b, err := os.ReadFile(e.Path(f))
+		b, err := atomicfile.ReadFile(e.Path(f), atomicfile.MaxRead)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				c.Errs = append(c.Errs, f+": "+err.Error())
@@ -214,7 +215,7 @@ func stripPerlComments(s string) string {
 // taken (a reader sees the file debconf last wrote in full: it replaces
 // config.dat by a rename).
 func (e *Env) ReadDebconfQuestion(name string) guard.DebconfQuestion {
-	b, err := os.ReadFile(e.Path(DebconfConfig))
+	b, err := atomicfile.ReadFile(e.Path(DebconfConfig), atomicfile.MaxRead)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return guard.DebconfQuestion{}

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"net"
 	"os"
 	"strings"
@@ -23,7 +24,7 @@ func (e *Env) restoreStore() restore.Store {
 
 // bootID identifies this boot: a view from another boot is no restore.
 func (e *Env) bootID() string {
-	b, _ := os.ReadFile(e.Path(host.BootID))
+	b, _ := atomicfile.ReadFile(e.Path(host.BootID), atomicfile.MaxRead)
 	return strings.TrimSpace(string(b))
 }
 

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -47,7 +48,7 @@ func Snapshot(ctx context.Context, e *Env, o Options, r *Report) error {
 // startedWith returns the file dockerd started with, as dlr's drop-in
 // recorded it, and whether there is such a record.
 func (e *Env) startedWith() (*daemonjson.Doc, bool) {
-	b, err := os.ReadFile(filepath.Join(e.Path(host.StateDir), snapshotName))
+	b, err := atomicfile.ReadFile(filepath.Join(e.Path(host.StateDir), snapshotName), atomicfile.MaxRead)
 	if err != nil {
 		return nil, false
 	}

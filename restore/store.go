@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/docker-liverestore/dlr/state"
@@ -78,7 +78,7 @@ func (s Store) Add(r Record) error {
 
 func (s Store) load(name string, v any) (bool, error) {
 	path := filepath.Join(s.Dir, name)
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadFile(path, atomicfile.MaxRead)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
