@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/docker-liverestore/dlr/guard"
@@ -19,42 +20,72 @@ import (
 // package action. It returns the packages that will be unpacked or removed
 // (a "**CONFIGURE**" line changes nothing new). keep selects the packages
 // of interest; the others are skipped without being looked at further.
-func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]guard.PkgChange, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() {
-		return nil, fmt.Errorf("apt hook: no input (want apt's VERSION 2 or 3 protocol: DPkg::Tools::Options::...::Version \"3\")")
+//
+// A package line is read as apt writes it (apt-pkg/deb/dpkgpm.cc): the
+// fixed fields (4 for VERSION 2, 8 for VERSION 3) each followed by one
+// space, then the rest of the line is the action or the .deb's file name,
+// which may hold spaces ("./My Debs/docker.io_28.5.2_amd64.deb"). A line
+// dlr cannot read is an error only when it names a package keep selects;
+// any other is skipped, with a note (notes) saying so.
+func ParseAptHook(r io.Reader, keep func(pkg string) bool) (changes []guard.PkgChange, notes []string, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, _, ok, err := aptLine(br)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apt hook: %w", err)
+	}
+	if !ok {
+		return nil, nil, fmt.Errorf("apt hook: no input (want apt's VERSION 2 or 3 protocol: DPkg::Tools::Options::...::Version \"3\")")
 	}
 	var version int
-	if _, err := fmt.Sscanf(sc.Text(), "VERSION %d", &version); err != nil || version < 2 || version > 3 {
-		return nil, fmt.Errorf("apt hook: first line %q: want \"VERSION 2\" or \"VERSION 3\" (set DPkg::Tools::Options::...::Version \"3\")", sc.Text())
+	switch first {
+	case "VERSION 2":
+		version = 2
+	case "VERSION 3":
+		version = 3
+	default:
+		return nil, nil, fmt.Errorf("apt hook: first line %s: want \"VERSION 2\" or \"VERSION 3\" (set DPkg::Tools::Options::...::Version \"3\")", QuoteCut(first))
 	}
-	for sc.Scan() && sc.Text() != "" { // the configuration
+	for { // the configuration, up to a blank line
+		l, _, ok, err := aptLine(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("apt hook: %w", err)
+		}
+		if !ok || l == "" {
+			break
+		}
 	}
-	fields := 5
+	fixed := 4
 	if version == 3 {
-		fields = 9
+		fixed = 8
 	}
 	seen := map[string]int{}
-	var out []guard.PkgChange
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
+	for n := 1; ; n++ {
+		l, cut, ok, err := aptLine(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("apt hook: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		if len(f) != fields {
-			return nil, fmt.Errorf("apt hook: package line %q: want %d fields for VERSION %d", sc.Text(), fields, version)
-		}
+		f, rest, good := aptFields(l, fixed)
 		if !keep(f[0]) {
+			if !good || cut {
+				notes = append(notes, fmt.Sprintf("apt hook: package line %d (%s) skipped: not in apt's VERSION %d form, and it names no Docker package", n, QuoteCut(l), version))
+			}
 			continue
 		}
-		oldV, newV, action := f[1], f[3], f[4]
+		if !good || cut {
+			return nil, nil, fmt.Errorf("apt hook: package line %s: want %d fields and a file name or action for VERSION %d", QuoteCut(l), fixed, version)
+		}
+		oldV, newV := f[1], f[3]
 		if version == 3 {
 			newV = f[5]
-			action = f[8]
 		}
 		var c guard.PkgChange
-		switch action {
+		switch rest {
 		case "**CONFIGURE**":
 			continue
 		case "**REMOVE**":
@@ -63,16 +94,76 @@ func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]guard.PkgChange, e
 			c = guard.PkgChange{Package: f[0], Old: dash(oldV), New: dash(newV)}
 		}
 		if i, ok := seen[c.Package]; ok { // multi-arch: one entry per package
-			out[i] = c
+			changes[i] = c
 			continue
 		}
-		seen[c.Package] = len(out)
-		out = append(out, c)
+		seen[c.Package] = len(changes)
+		changes = append(changes, c)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("apt hook: %w", err)
+	return changes, notes, nil
+}
+
+// maxAptLine bounds one line of apt's hook input; apt's longest are a
+// file name (PATH_MAX) and a configuration value.
+const maxAptLine = 1 << 20
+
+// aptLine reads one line without its newline; a line longer than
+// maxAptLine is cut there (cut) and the rest of it dropped. ok is false at
+// the end of the input.
+func aptLine(br *bufio.Reader) (line string, cut, ok bool, err error) {
+	var b []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(b) < maxAptLine {
+			b = append(b, chunk[:min(len(chunk), maxAptLine-len(b))]...)
+		} else if len(chunk) > 0 {
+			cut = true
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			if len(b) == 0 && !cut {
+				return "", false, false, nil
+			}
+			return string(b), cut, true, nil
+		case err != nil:
+			return "", false, false, err
+		}
+		if len(b) == maxAptLine && b[len(b)-1] != '\n' {
+			cut = true
+		}
+		return strings.TrimSuffix(string(b), "\n"), cut, true, nil
 	}
-	return out, nil
+}
+
+// aptFields splits a package line into its fixed fields (each ended by
+// one space, none empty) and the rest. good is false when the line does
+// not have that form; f[0] is then still the line's first word.
+func aptFields(l string, fixed int) (f []string, rest string, good bool) {
+	rest = l
+	for range fixed {
+		field, r, found := strings.Cut(rest, " ")
+		if !found || field == "" {
+			if len(f) == 0 {
+				f = append(f, field)
+			}
+			return f, "", false
+		}
+		f = append(f, field)
+		rest = r
+	}
+	return f, rest, rest != ""
+}
+
+// QuoteCut quotes untrusted text for a message: Go-quoted (control
+// characters escaped) and cut to 200 bytes, saying how much was left out.
+func QuoteCut(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s... (%d bytes more)", strconv.Quote(s[:max]), len(s)-max)
 }
 
 func dash(v string) string {
