@@ -131,10 +131,8 @@ func RestoreSummary(rec restore.Record) string {
 		s += fmt.Sprintf(", %d mended", rec.Mended)
 	}
 	var ps []string
-	for _, k := range restore.Kinds {
-		if n := rec.Problems[k]; n > 0 {
-			ps = append(ps, fmt.Sprintf("%d %s", n, k))
-		}
+	for _, kc := range rec.ProblemsByKind() {
+		ps = append(ps, fmt.Sprintf("%d %s", kc.N, kc.Kind))
 	}
 	if len(ps) == 0 {
 		return s + ", no problems"
