@@ -82,6 +82,10 @@ func Output(ctx context.Context, limit int, name string, args ...string) ([]byte
 	if errors.As(err, &ee) {
 		ee.Stderr = errOut.b.Bytes()
 	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// It exited 0; a grandchild kept the pipe open (and is killed).
+		err = nil
+	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -96,6 +100,9 @@ func CombinedOutput(ctx context.Context, limit int, name string, args ...string)
 	out.max = limit
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := Run(cmd)
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
 	return out.b.Bytes(), err
 }
 

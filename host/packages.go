@@ -274,7 +274,7 @@ func (e *Env) installedVersion(ctx context.Context, pkg string, rpm bool) string
 func (e *Env) run(ctx context.Context, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.T.Version)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).Output()
+	out, err := Output(ctx, 4<<20, name, args...)
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
