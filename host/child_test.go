@@ -18,7 +18,7 @@ import (
 // bounds the wait for the pipe after the child itself has exited.
 func TestOutputBoundedDespiteGrandchild(t *testing.T) {
 	for _, script := range []string{
-		"sleep 30 & echo started",      // the child exits, a grandchild holds stdout
+		"sleep 30 & echo started",       // the child exits, a grandchild holds stdout
 		"sleep 30 & echo started; wait", // the child waits too: ctx ends it
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
