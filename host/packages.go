@@ -8,10 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/docker-liverestore/dlr/guard"
+	"github.com/docker-liverestore/dlr/safetext"
 )
 
 // ParseAptHook reads what apt gives a DPkg::Pre-Install-Pkgs command with
@@ -43,7 +43,7 @@ func ParseAptHook(r io.Reader, keep func(pkg string) bool) (changes []guard.PkgC
 	case "VERSION 3":
 		version = 3
 	default:
-		return nil, nil, fmt.Errorf("apt hook: first line %s: want \"VERSION 2\" or \"VERSION 3\" (set DPkg::Tools::Options::...::Version \"3\")", QuoteCut(first))
+		return nil, nil, fmt.Errorf("apt hook: first line %s: want \"VERSION 2\" or \"VERSION 3\" (set DPkg::Tools::Options::...::Version \"3\")", safetext.Quote(first))
 	}
 	for { // the configuration, up to a blank line
 		l, _, ok, err := aptLine(br)
@@ -73,12 +73,12 @@ func ParseAptHook(r io.Reader, keep func(pkg string) bool) (changes []guard.PkgC
 		f, rest, good := aptFields(l, fixed)
 		if !keep(f[0]) {
 			if !good || cut {
-				notes = append(notes, fmt.Sprintf("apt hook: package line %d (%s) skipped: not in apt's VERSION %d form, and it names no Docker package", n, QuoteCut(l), version))
+				notes = append(notes, fmt.Sprintf("apt hook: package line %d (%s) skipped: not in apt's VERSION %d form, and it names no Docker package", n, safetext.Quote(l), version))
 			}
 			continue
 		}
 		if !good || cut {
-			return nil, nil, fmt.Errorf("apt hook: package line %s: want %d fields and a file name or action for VERSION %d", QuoteCut(l), fixed, version)
+			return nil, nil, fmt.Errorf("apt hook: package line %s: want %d fields and a file name or action for VERSION %d", safetext.Quote(l), fixed, version)
 		}
 		oldV, newV := f[1], f[3]
 		if version == 3 {
@@ -154,16 +154,6 @@ func aptFields(l string, fixed int) (f []string, rest string, good bool) {
 		rest = r
 	}
 	return f, rest, rest != ""
-}
-
-// QuoteCut quotes untrusted text for a message: Go-quoted (control
-// characters escaped) and cut to 200 bytes, saying how much was left out.
-func QuoteCut(s string) string {
-	const max = 200
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprintf("%s... (%d bytes more)", strconv.Quote(s[:max]), len(s)-max)
 }
 
 func dash(v string) string {

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"github.com/docker-liverestore/dlr/safetext"
 	"io"
 	"os"
 	"sync"
@@ -45,7 +46,8 @@ func newRestoreWatch(e *Env, o Options, log io.Writer) *restoreWatch {
 func (w *restoreWatch) logf(format string, args ...any) {
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
-	fmt.Fprintf(w.log, "dlr watch: "+format+"\n", args...)
+	// One line per message, whatever a container's name holds.
+	fmt.Fprintf(w.log, "dlr watch: %s\n", safetext.Clean(fmt.Sprintf(format, args...)))
 }
 
 // connected is the watcher's Connected hook.

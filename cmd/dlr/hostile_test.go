@@ -82,3 +82,31 @@ func TestHostileRestoreRecords(t *testing.T) {
 		t.Errorf("status with 2 problems of an unknown kind:\n%s", out)
 	}
 }
+
+// Issue 21, item 9: untrusted text reached the terminal raw. A container
+// name with a newline forged a "FAIL  injected" line in `dlr check`; the
+// daemon's version and a package version could carry escape sequences.
+// Every text report is now escaped once, in writeText.
+func TestUntrustedTextEscaped(t *testing.T) {
+	e := newTestEnv(t)
+	e.write(daemonJSON, "{\"live-restore\": true}\n")
+	e.d.liveRestore = true
+	e.d.version = "26.1.5\x1b[2J"
+	e.d.containers = []host.Container{{Name: "web\nFAIL  injected", RestartPolicy: "no", Published: true}}
+	for _, cmd := range []string{"check", "status"} {
+		_, out, errOut := e.run(cmd)
+		all := out + errOut
+		for _, l := range strings.Split(all, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "FAIL  injected") {
+				t.Errorf("dlr %s: a container's name forged a line:\n%s", cmd, all)
+			}
+		}
+		if strings.Contains(all, "\x1b") {
+			t.Errorf("dlr %s: an escape sequence reached the terminal:\n%q", cmd, all)
+		}
+	}
+	_, out, _ := e.run("check")
+	if !strings.Contains(out, `web\nFAIL  injected`) {
+		t.Errorf("the name is not shown escaped:\n%s", out)
+	}
+}
