@@ -167,9 +167,14 @@ func dash(v string) string {
 // dpkg-deb and rpm) and the installed version of each package.
 func (e *Env) PackageFiles(ctx context.Context, files []string) ([]guard.PkgChange, error) {
 	var out []guard.PkgChange
+	seen := map[string]bool{}
 	for _, file := range files {
+		if seen[file] { // the same file named twice is one change
+			continue
+		}
+		seen[file] = true
 		var name, version string
-		switch filepath.Ext(file) {
+		switch strings.ToLower(filepath.Ext(file)) { // FOO.DEB is a .deb
 		case ".deb":
 			o, err := e.run(ctx, "dpkg-deb", "--showformat=${Package} ${Version}", "--show", file)
 			if err != nil {
@@ -188,7 +193,7 @@ func (e *Env) PackageFiles(ctx context.Context, files []string) ([]guard.PkgChan
 		if name == "" || version == "" {
 			return nil, fmt.Errorf("%s: no package name and version in it", file)
 		}
-		out = append(out, guard.PkgChange{Package: name, Old: e.installedVersion(ctx, name, filepath.Ext(file) == ".rpm"), New: version})
+		out = append(out, guard.PkgChange{Package: name, Old: e.installedVersion(ctx, name, strings.EqualFold(filepath.Ext(file), ".rpm")), New: version})
 	}
 	return out, nil
 }

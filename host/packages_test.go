@@ -1,6 +1,10 @@
 package host
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -124,5 +128,39 @@ docker-ce:
 	got := parsePolicy(out)
 	if len(got) != 1 || got[0] != (guard.PkgChange{Package: "containerd", Old: "1.7.24~ds1-6+deb13u1", New: "2.1.9+ds1-5"}) {
 		t.Errorf("got %+v", got)
+	}
+}
+
+// Issue 21, item 9's small ones: the same .deb named twice gave two
+// findings, and FOO.DEB was refused.
+func TestPackageFilesDedupAndCase(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb is not installed")
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "pkg/DEBIAN"), 0o755)
+	os.WriteFile(filepath.Join(dir, "pkg/DEBIAN/control"), []byte("Package: dlr-test-pkg\nVersion: 1.2-3\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test\n"), 0o644)
+	deb := filepath.Join(dir, "My Debs", "DLR.DEB")
+	os.MkdirAll(filepath.Dir(deb), 0o755)
+	if out, err := exec.Command("dpkg-deb", "--build", filepath.Join(dir, "pkg"), deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
+	}
+	got, err := New().PackageFiles(context.Background(), []string{deb, deb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Package != "dlr-test-pkg" || got[0].New != "1.2-3" {
+		t.Errorf("got %+v; want one change of dlr-test-pkg to 1.2-3", got)
+	}
+}
+
+// Issue 21, item 9: a unit file's backslash continuation and a line over
+// 64 KiB were not read.
+func TestDependencyLinesAsSystemdReadsThem(t *testing.T) {
+	long := "Description=" + strings.Repeat("x", 100<<10)
+	unitFile := "[Unit]\n" + long + "\nWants=a.service \\\n  containerd.service\nBindsTo=b.service \\\n# a comment inside\n  containerd.service\n"
+	got := DependencyLines([]byte(unitFile), "containerd.service")
+	if len(got) != 1 || !strings.HasPrefix(got[0], "BindsTo=b.service") {
+		t.Errorf("got %q; want the BindsTo= line joined from its continuation", got)
 	}
 }

@@ -1,8 +1,6 @@
 package host
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"github.com/docker-liverestore/dlr/atomicfile"
 	"io/fs"
@@ -51,6 +49,40 @@ func (e *Env) DependencySources(u *unit.Unit, target string) []string {
 	return out
 }
 
+// unitLines splits a unit file into its logical lines as systemd reads
+// them: a line ending in a backslash continues on the next (joined with a
+// blank), comment lines inside a continuation are dropped, and a line may
+// be of any length (the file itself is bounded by its reader). Lines are
+// trimmed.
+func unitLines(b []byte) []string {
+	var out []string
+	var cont strings.Builder
+	continuing := false
+	for _, raw := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
+		if continuing && (strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";")) {
+			continue
+		}
+		if strings.HasSuffix(l, "\\") && !(!continuing && (strings.HasPrefix(l, "#") || strings.HasPrefix(l, ";"))) {
+			cont.WriteString(strings.TrimSuffix(l, "\\"))
+			cont.WriteString(" ")
+			continuing = true
+			continue
+		}
+		if continuing {
+			cont.WriteString(l)
+			l = strings.TrimSpace(cont.String())
+			cont.Reset()
+			continuing = false
+		}
+		out = append(out, l)
+	}
+	if continuing {
+		out = append(out, strings.TrimSpace(cont.String()))
+	}
+	return out
+}
+
 // DependencyLines returns the lines of a unit file's [Unit] section that
 // set Requires=, BindsTo=, PartOf= or Requisite= with target among their
 // space-separated units. Comments (# and ;) and other sections are
@@ -58,9 +90,7 @@ func (e *Env) DependencySources(u *unit.Unit, target string) []string {
 func DependencyLines(unitFile []byte, target string) []string {
 	var out []string
 	section := ""
-	sc := bufio.NewScanner(bytes.NewReader(unitFile))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for _, line := range unitLines(unitFile) {
 		switch {
 		case line == "" || line[0] == '#' || line[0] == ';':
 			continue

@@ -225,6 +225,9 @@ func writePreflight(w io.Writer, p *ops.PreflightReport) {
 		parts = append(parts, c.String())
 	}
 	fmt.Fprintf(w, "dlr preflight: %s\n", strings.Join(parts, ", "))
+	if len(p.Items) == 0 {
+		return // no verdict (the error says why): no "0 FAIL, 0 WARN"
+	}
 	writeCheck(w, &p.CheckReport)
 }
 
