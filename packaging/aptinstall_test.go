@@ -45,7 +45,7 @@ func TestAptInstallWaitsForLock(t *testing.T) {
 
 	// Held, then released after 2 s: it waits, says so, then installs.
 	f := hold()
-	go func() { time.Sleep(2 * time.Second); f.Close() }()
+	go func(f *os.File) { time.Sleep(2 * time.Second); f.Close() }(f)
 	start := time.Now()
 	out, err := run("30")
 	if err != nil {
