@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/ops"
 )
 
 // Issue 21, item 3: dlr's own records (state.json, restores.json,
@@ -108,5 +110,37 @@ func TestUntrustedTextEscaped(t *testing.T) {
 	_, out, _ := e.run("check")
 	if !strings.Contains(out, `web\nFAIL  injected`) {
 		t.Errorf("the name is not shown escaped:\n%s", out)
+	}
+}
+
+// Issue 21, item 1, through the watcher's own writer: node-exporter's
+// textfile directory under a /var/lib/prometheus owned by another user
+// (Debian's postinst makes it prometheus's) is refused, naming that
+// directory and its owner; after that user swaps node-exporter for a
+// symlink to another directory, nothing is written or removed there.
+func TestTextfileRefusedUnderAnotherUsersDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the directory is chowned to another user")
+	}
+	e := newTestEnv(t)
+	os.Chmod(filepath.Dir(e.dir), 0o755)
+	os.Chmod(e.dir, 0o755)
+	prom := filepath.Join(e.dir, "var/lib/prometheus")
+	dir := filepath.Join(prom, "node-exporter")
+	victim := filepath.Join(e.dir, "etc/victim")
+	os.MkdirAll(dir, 0o755)
+	os.MkdirAll(victim, 0o755)
+	os.Chown(prom, 65534, 65534)
+	err := ops.WriteTextfile(context.Background(), e.h, ops.Options{}, dir)
+	if err == nil || !strings.Contains(err.Error(), prom+" is owned by uid 65534") {
+		t.Fatalf("WriteTextfile under a directory uid 65534 owns = %v", err)
+	}
+	os.Rename(dir, dir+".away")
+	os.Symlink(victim, dir)
+	if err := ops.WriteTextfile(context.Background(), e.h, ops.Options{}, dir); err == nil {
+		t.Error("WriteTextfile through the swapped-in symlink succeeded")
+	}
+	if ents, _ := os.ReadDir(victim); len(ents) != 0 {
+		t.Errorf("the victim directory holds %d files", len(ents))
 	}
 }
