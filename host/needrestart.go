@@ -19,8 +19,9 @@ import (
 
 // needrestartPerl is the script dlr gives `perl -e` to read needrestart's
 // configuration as needrestart reads it: %nrconf starts with needrestart's
-// defaults, the main file is read whole (at most 1 MiB) and string-evaled
-// under `use strict`, as needrestart does (so conf.d is read only if the
+// defaults and the names needrestart has in scope there ($LOGPREF, the
+// $opt_ variables), the main file is read whole (at most 1 MiB) and
+// string-evaled under `use strict`, as needrestart does (so conf.d is read only if the
 // main file reads it, with Perl's own glob, which skips dot files), then
 // for each unit named after the file, the decision needrestart's restart
 // loop takes: a unit matching blacklist_rc is never restarted; otherwise
@@ -44,6 +45,15 @@ our %nrconf = (verbosity => 1, hook_d => '/etc/needrestart/hook.d', notify_d => 
     override_rc => {}, override_cont => {}, skip_mapfiles => -1, interpscan => 1, perlcache => undef,
     kernelhints => 1, kernelfilter => qr(.), ucodehints => 1, has_pam_systemd => 1, tolerance => 2);
 my $file = shift @ARGV;
+# The names needrestart has in scope where it evals its configuration:
+# Debian's needrestart.conf prints with $LOGPREF in its conf.d loop.
+my $LOGPREF = '[main]';
+my $is_systemd = -d q(/run/systemd/system);
+my $is_runit = -e q(/run/runit.stopit);
+my $is_tty = 0;
+my ($is_vm, $is_container);
+our ($opt_c, $opt_v, $opt_r, $opt_n, $opt_m, $opt_b, $opt_f, $opt_k, $opt_l, $opt_p, $opt_o, $opt_q, $opt_t, $opt_u, $opt_w);
+$opt_c = $file;
 my $cfg;
 {
     open(my $fh, '<', $file) or do { print "error\t", esc("$file: $!"), "\n"; exit 0; };

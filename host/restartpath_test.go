@@ -88,7 +88,9 @@ $nrconf{override_cont} = {
 # Read additional config snippets.
 if(-d q(/etc/needrestart/conf.d)) {
       foreach my $fn (sort </etc/needrestart/conf.d/*.conf>) {
+	      print STDERR "$LOGPREF eval $fn\n" if($nrconf{verbosity} > 1);
 	      eval do { local(@ARGV, $/) = $fn; <>};
+	      die "Error parsing $fn: $@" if($@);
       }
 }
 `
