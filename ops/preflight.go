@@ -77,10 +77,15 @@ func Preflight(ctx context.Context, e *Env, o Options, files []string, r *Report
 			if err != nil {
 				return failed("listing the running containers: %v", err)
 			}
+			t.Props = map[string]guard.Props{}
 			for _, c := range cs {
 				t.Containers = append(t.Containers, c.Name)
+				t.Props[c.Name] = c.Props
 			}
 		}
+	}
+	if cfg, err := host.ReadConfig(f.Config); err == nil {
+		t.Host = hostProps(cfg)
 	}
 	t.Bond = e.containerdBond(f)
 	t.DockerIORestart = e.ReadDebconfQuestion("docker.io/restart").Restarts()
