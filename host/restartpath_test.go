@@ -226,3 +226,42 @@ func TestDebconfQuestion(t *testing.T) {
 		t.Errorf("no value: %+v", q)
 	}
 }
+
+// Debian's own needrestart.conf (bookworm's 3.6, trixie's 3.11), from the
+// rig's cached packages, evaluated as on a host: docker exempted by
+// Debian, containerd not, then exempted by dlr's fix. Its conf.d loop
+// prints with $LOGPREF, a name of needrestart's own scope (the rig's
+// TestRestartPath found that it did not evaluate without it). Skipped,
+// saying so, where the rig has not fetched the packages.
+func TestDebianNeedrestartConfByPerl(t *testing.T) {
+	needPerl(t)
+	debs, _ := filepath.Glob("/var/cache/dlr-rig/debs/*-needrestart/needrestart_*_all.deb")
+	if len(debs) == 0 {
+		t.Skip("no needrestart .deb in the rig's cache (/var/cache/dlr-rig/debs; TestRestartPath fetches them)")
+	}
+	for _, deb := range debs {
+		x := t.TempDir()
+		if out, err := exec.Command("dpkg-deb", "-x", deb, x).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb -x %s: %v\n%s", deb, err, out)
+		}
+		b, err := os.ReadFile(filepath.Join(x, "etc/needrestart/needrestart.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := t.TempDir()
+		confd := filepath.Join(root, NeedrestartConfDir)
+		writeUnder(t, root, NeedrestartBin, "#!/usr/bin/perl\n")
+		writeUnder(t, root, NeedrestartConf, strings.ReplaceAll(string(b), "/etc/needrestart/conf.d", confd))
+		os.MkdirAll(confd, 0o755)
+		c := (&Env{Root: root}).ReadNeedrestart()
+		r, _ := c.Restarts(guard.ContainerdService)
+		d, dby := c.Restarts("docker.service")
+		if c.Skip != "" || c.Mode != "i" || !r || d || dby != "(?^:^docker)" {
+			t.Errorf("%s: %+v; want mode i, containerd restarted, docker exempted by (?^:^docker)", filepath.Base(deb), c)
+		}
+		writeUnder(t, root, NeedrestartConfDir+"/docker-liverestore.conf", "$nrconf{override_rc}{qr(^containerd)} = 0;\n")
+		if r, _ := (&Env{Root: root}).ReadNeedrestart().Restarts(guard.ContainerdService); r {
+			t.Errorf("%s with dlr's fix: containerd still restarted", filepath.Base(deb))
+		}
+	}
+}
