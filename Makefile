@@ -33,7 +33,7 @@ deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		sh mk/apt-install.sh $$missing; \
 	fi
 
 # unit runs the fast tests: fakes, temp dirs and a private dbus-daemon.

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/docker-liverestore/dlr/atomicfile"
 )
 
 // logTail is how much of a container's json-file log is read to estimate
@@ -29,7 +30,7 @@ func RecentLogRates(dataRoot, id string) (rates map[string]float64, ok bool) {
 // recentLogRates is RecentLogRates reading into buf when it holds
 // logTail bytes: one buffer per worker, not one per container.
 func recentLogRates(dataRoot, id string, buf []byte) (rates map[string]float64, ok bool) {
-	f, err := os.Open(filepath.Join(dataRoot, "containers", id, id+"-json.log"))
+	f, err := atomicfile.OpenRead(filepath.Join(dataRoot, "containers", id, id+"-json.log"))
 	if err != nil {
 		return nil, false
 	}

@@ -46,7 +46,7 @@ packaging-deps: $(NFPM)
 	@missing=""; for p in $(PKG_HOST_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		sh mk/apt-install.sh --no-install-recommends $$missing; \
 	fi
 
 $(NFPM):

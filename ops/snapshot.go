@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -50,7 +51,7 @@ func Snapshot(ctx context.Context, e *Env, o Options, r *Report) error {
 // whose header is broken.
 func (e *Env) startedWith() (*daemonjson.Doc, bool, error) {
 	path := filepath.Join(e.Path(host.StateDir), snapshotName)
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadFile(path, atomicfile.MaxRead)
 	if err != nil {
 		return nil, false, nil
 	}

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/docker-liverestore/dlr/state"
@@ -143,7 +143,7 @@ func (s Store) Add(r Record) error {
 // load reads the file name and decodes it; false when there is none.
 func (s Store) load(name string, decode func(path string, b []byte) error) (bool, error) {
 	path := filepath.Join(s.Dir, name)
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadFile(path, atomicfile.MaxRead)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -156,7 +156,7 @@ type Store struct{ Dir string }
 // Load returns the saved state, or an empty one if there is none.
 func (s Store) Load() (State, error) {
 	var st State
-	b, err := os.ReadFile(filepath.Join(s.Dir, fileName))
+	b, err := atomicfile.ReadFile(filepath.Join(s.Dir, fileName), atomicfile.MaxRead)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{Version: 1}, nil
 	}
@@ -199,7 +199,7 @@ func (s Store) save(st State, nosync bool) error {
 		return err
 	}
 	// Any change of the state ends the record (it covers state.json too).
-	if err := os.Remove(filepath.Join(s.Dir, verifiedName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := atomicfile.Remove(filepath.Join(s.Dir, verifiedName)); err != nil {
 		return err
 	}
 	st.Version = StateFormat
@@ -218,7 +218,7 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	if err := s.ensureDir(); err != nil {
 		return "", err
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	// Backups may hold credentials: never write them through a symlink
@@ -235,7 +235,7 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	stale, _ := filepath.Glob(filepath.Join(dir, "."+name+".*.dlr-tmp-*"))
 	for _, f := range stale {
 		if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() {
-			os.Remove(f)
+			atomicfile.Remove(f)
 		}
 	}
 	p := filepath.Join(dir, fmt.Sprintf("%s.%s", name, now.UTC().Format("20060102T150405.000000000Z")))
@@ -246,7 +246,7 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	sort.Strings(old)
 	for len(old) > KeepBackups {
 		if !strings.Contains(filepath.Base(old[0]), ".dlr-tmp-") {
-			os.Remove(old[0])
+			atomicfile.Remove(old[0])
 		}
 		old = old[1:]
 	}
@@ -259,10 +259,12 @@ func (s Store) ensureDir() error {
 	fi, err := os.Lstat(s.Dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		d, err := atomicfile.CreateDir(s.Dir, 0o700)
+		if err != nil {
 			return err
 		}
-		return os.Chmod(s.Dir, 0o700)
+		defer d.Close()
+		return d.Chmod(0o700)
 	case err != nil:
 		return err
 	case fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir():
@@ -347,7 +349,7 @@ func (s Store) sealed(v Verified) Verified {
 // LoadVerified reads the record; nil when there is none or it cannot be
 // read (such as one of another version): it only saves work.
 func (s Store) LoadVerified() *Verified {
-	b, err := os.ReadFile(filepath.Join(s.Dir, verifiedName))
+	b, err := atomicfile.ReadFile(filepath.Join(s.Dir, verifiedName), atomicfile.MaxRead)
 	if err != nil {
 		return nil
 	}
