@@ -12,13 +12,19 @@ import (
 // between create and rename; and it is created exclusively: an existing
 // file or a planted symlink at its name is never opened.
 func TestTempFileExclusiveWithFinalMode(t *testing.T) {
+	dir := t.TempDir()
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	dir := t.TempDir()
-	tmp, f, err := createTemp(dir, "state.json", 0o600)
+	d, err := OpenDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer d.Close()
+	tmp, f, err := d.createTemp("state.json", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp = filepath.Join(dir, tmp)
 	fi, _ := f.Stat()
 	f.Close()
 	os.Remove(tmp)

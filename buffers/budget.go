@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +28,7 @@ func DefaultBudget(memTotal int64) int64 {
 // MemTotal reads MemTotal from <proc>/meminfo, in bytes.
 func MemTotal(proc string) (int64, error) {
 	path := filepath.Join(proc, "meminfo")
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadFile(path, atomicfile.MaxRead)
 	if err != nil {
 		return 0, err
 	}

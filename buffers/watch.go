@@ -3,6 +3,7 @@ package buffers
 import (
 	"context"
 	"fmt"
+	"github.com/docker-liverestore/dlr/safetext"
 	"io"
 	"time"
 
@@ -110,7 +111,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 func (w *Watcher) logf(format string, args ...any) {
-	fmt.Fprintf(w.Log, "dlr watch: "+format+"\n", args...)
+	// One line per message, whatever a container's name holds.
+	fmt.Fprintf(w.Log, "dlr watch: %s\n", safetext.Clean(fmt.Sprintf(format, args...)))
 }
 
 // logOnce logs a message unless it is what was last logged on the topic,

@@ -114,6 +114,31 @@ func TestPreflightAptHook(t *testing.T) {
 		if got := look(); got != before {
 			t.Errorf("changed by the refused install: %+v, was %+v", got, before)
 		}
+
+		// Issue 21, item 2: the same .debs in a directory whose name holds
+		// a space. apt writes the file name raw at the end of the hook's
+		// line; dlr still reads the line and gives its verdict (before, it
+		// wanted exactly 9 fields: no verdict, so STRICT=yes stopped apt for
+		// that reason instead).
+		var spaced []string
+		for _, f := range guestDebs {
+			spaced = append(spaced, "'/root/My Debs/"+filepath.Base(f)+"'")
+		}
+		g.Sh(t, "mkdir -p '/root/My Debs' && cp /root/forky/*.deb '/root/My Debs/'")
+		out, code = pkgRun(t, g, "apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confold "+strings.Join(spaced, " "))
+		if code == 0 {
+			t.Fatalf("apt-get install of the spaced paths went on under STRICT=yes with a FAIL verdict")
+		}
+		wantContains(t, "apt's output, a path with a space", out,
+			"docker-liverestore: dlr preflight: containerd 1.7.24~ds1-6+deb13u1 -> 2.1.9+ds1-5",
+			"docker-liverestore: FAIL  containerd",
+			"STRICT=yes in /etc/docker-liverestore/settings: stopping apt before anything is unpacked")
+		if strings.Contains(out, "gave no verdict") || strings.Contains(out, "Unpacking") {
+			t.Errorf("a path with a space: no verdict, or dpkg unpacked something:\n%s", out)
+		}
+		if got := look(); got != before {
+			t.Errorf("changed by the refused install of the spaced paths: %+v, was %+v", got, before)
+		}
 	})
 
 	// docker.service is still bound to containerd here: the reinstall of

@@ -16,8 +16,9 @@ import (
 	"github.com/docker-liverestore/dlr/e2e/rig"
 )
 
-// TestScale measures dlr with many running containers (issue 14; `make
-// bench-scale`, a measurement, not part of `make test`: it takes minutes).
+// TestScale measures dlr with many running containers, each logging 5
+// lines/s (issues 14 and 20; `make bench-scale`, a measurement, not part of
+// `make test`: it takes minutes).
 // Set DLR_SCALE=1 and DLR_SCALE_DEB to the .deb; DLR_SCALE_CONTAINERS
 // (default 300), DLR_SCALE_ROUNDS (3), DLR_SCALE_RUNS (11),
 // DLR_SCALE_BURST (100) and DLR_SCALE_SUITE (trixie) change it. Figures are
@@ -45,12 +46,15 @@ func TestScale(t *testing.T) {
 	start := time.Now()
 	// At most 4 minutes (a loaded 2-core host starts about 2 a second):
 	// the figures are for as many as are running then.
-	longSh(t, g, 5*time.Minute, fmt.Sprintf("seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app >/dev/null 2>&1; true", n))
+	// Each logs 5 lines of 100 bytes a second, as issue 20's containers
+	// did: 1,500 lines/s through dockerd with 300.
+	longSh(t, g, 5*time.Minute, fmt.Sprintf("seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app -rate 500 >/dev/null 2>&1; true", n))
 	n, _ = strconv.Atoi(gsh(t, g, "docker ps -q | wc -l"))
-	t.Logf("FIGURE %s: %d containers running after %v (docker run, 8 at a time); load %s", suite, n,
+	t.Logf("FIGURE %s: %d containers running after %v (docker run, 8 at a time), each logging 5 lines/s; load %s", suite, n,
 		time.Since(start).Round(time.Second), gsh(t, g, "cut -d' ' -f1-3 /proc/loadavg"))
 	scaleEnable(t, g, suite, n)
 	scaleReadOnly(t, g, suite, n)
+	scaleRatios(t, g, suite, n)
 	scaleWatcher(t, g, suite)
 	scaleBudget(t, g, suite)
 }
@@ -146,6 +150,28 @@ done`, runs))
 		suite, n, ms(median(times["noop"])), ms(median(times["status"])), ms(median(times["check"])), runs, ms(median(times["clock"])))
 }
 
+// scaleRatios: dlr check and dlr status against what the Docker CLI needs
+// for the same facts, `docker inspect $(docker ps -q)` (a listing and one
+// inspect per container), and the no-op enable against /bin/true, run in
+// turn in the same guest and minute (issue 20: each ratio of medians
+// within 1x, 1x and 3x).
+func scaleRatios(t *testing.T, g *rig.Guest, suite string, n int) {
+	runs := envInt("DLR_SCALE_RUNS", 11)
+	times := longTimes(t, g, 5*time.Minute, fmt.Sprintf(`
+for i in $(seq %d); do
+  a=$(us); docker inspect $(docker ps -q) >/dev/null; b=$(us); echo "inspect $((b-a))"
+  a=$(us); dlr check >/dev/null || true; b=$(us); echo "check $((b-a))"
+  a=$(us); dlr status >/dev/null; b=$(us); echo "status $((b-a))"
+  a=$(us); dlr enable >/dev/null; b=$(us); echo "noop $((b-a))"
+  a=$(us); /bin/true; b=$(us); echo "clock $((b-a))"
+done`, runs))
+	in, ch, st, no, tr := median(times["inspect"]), median(times["check"]), median(times["status"]), median(times["noop"]), median(times["clock"])
+	t.Logf("FIGURE %s, %d containers, %d interleaved runs: docker inspect $(docker ps -q) median %s; dlr check %s: %.2fx (target <= 1x); dlr status %s: %.2fx (target <= 1x)",
+		suite, n, runs, ms(in), ms(ch), float64(ch)/float64(in), ms(st), float64(st)/float64(in))
+	t.Logf("FIGURE %s, %d containers, same runs: no-op dlr enable median %s vs /bin/true %s: %.2fx (target <= 3x)",
+		suite, n, ms(no), ms(tr), float64(no)/float64(tr))
+}
+
 // scaleWatcher: a burst of docker runs; for each container, the time from
 // its docker run returning to both its FIFOs grown (pipesz -grown polls
 // every 2 ms); then the watcher's RSS and CPU over 10 s idle.
@@ -217,4 +243,61 @@ func scaleBudget(t *testing.T, g *rig.Guest, suite string) {
 		t.Logf("FIGURE %s: dlr buffers --budget %s (FIFO sizes before: %s): %s", suite, budget, before, strings.ReplaceAll(out, "\n", " | "))
 	}
 	t.Logf("  FIFO sizes after: %s", gsh(t, g, "pipesz /run/docker/containerd/* | cut -d' ' -f1 | sort | uniq -c | tr '\\n' ' '"))
+}
+
+// TestScaleDrill times dlr drill's refusal with many running containers
+// (issue 20: within 1 s, before anything is stopped): Debian bookworm
+// (Docker 20.10, whose restore removes a --rm container, moby/moby#46308)
+// with the .deb installed and enabled, DLR_SCALE_CONTAINERS - 1 plain
+// containers logging 5 lines/s and one started with --rm. `make
+// bench-scale` runs it after TestScale; DLR_SCALE=1 and DLR_SCALE_DEB as
+// there, DLR_SCALE_RUNS refusals.
+func TestScaleDrill(t *testing.T) {
+	if os.Getenv("DLR_SCALE") == "" {
+		t.Skip("a measurement: run it with make bench-scale (DLR_SCALE=1)")
+	}
+	deb := os.Getenv("DLR_SCALE_DEB")
+	if deb == "" {
+		t.Fatal("DLR_SCALE_DEB names the .deb to install (make bench-scale builds it)")
+	}
+	n := envInt("DLR_SCALE_CONTAINERS", 300)
+	runs := envInt("DLR_SCALE_RUNS", 11)
+	keepHostPipeMaxSize(t)
+	g := rig.Boot(t, "bookworm")
+	g.CopyIn(t, deb, "/root/dlr.deb", 0o644)
+	g.ImportImage(t, "logger", rig.BuildLogger(t))
+	g.MustExec(t, "sh", "-c", "DEBIAN_FRONTEND=noninteractive dpkg -i /root/dlr.deb >/dev/null")
+	start := time.Now()
+	longSh(t, g, 5*time.Minute, fmt.Sprintf("docker run -d --rm --name rmme logger /app -rate 500 >/dev/null; seq %d | timeout 240 xargs -P 8 -I{} docker run -d --name s{} logger /app -rate 500 >/dev/null 2>&1; true", n-1))
+	running := gsh(t, g, "docker ps -q --no-trunc | sort | tee /root/running.before")
+	n = len(strings.Fields(running))
+	if got := gsh(t, g, "docker info -f '{{.LiveRestoreEnabled}}'"); got != "true" {
+		t.Fatalf("live restore is not on after the package's install (%s): %s", got, gsh(t, g, "dlr status 2>&1 | tail -5"))
+	}
+	pid := gsh(t, g, "systemctl show -p MainPID --value docker")
+	t.Logf("FIGURE bookworm: %d containers running after %v (one with --rm), each logging 5 lines/s; load %s", n,
+		time.Since(start).Round(time.Second), gsh(t, g, "cut -d' ' -f1-3 /proc/loadavg"))
+	times := longTimes(t, g, 5*time.Minute, fmt.Sprintf(`
+for i in $(seq %d); do
+  a=$(us); rc=0; dlr drill --yes > /root/drill.out 2>&1 || rc=$?; b=$(us); echo "refusal $((b-a))"
+  [ $rc = 3 ] || { echo "drill exit $rc" >&2; cat /root/drill.out >&2; exit 1; }
+  a=$(us); /bin/true; b=$(us); echo "clock $((b-a))"
+done`, runs))
+	out := gsh(t, g, "cat /root/drill.out")
+	if !strings.Contains(out, "rmme") || !strings.Contains(out, "nothing was stopped") {
+		t.Errorf("the drill's refusal does not name rmme and say nothing was stopped:\n%s", out)
+	}
+	pidAfter := gsh(t, g, "systemctl show -p MainPID --value docker")
+	if pidAfter != pid {
+		t.Errorf("dockerd's PID %s -> %s: a refused drill restarted it", pid, pidAfter)
+	}
+	after := gsh(t, g, "docker ps -q --no-trunc | sort")
+	if after != running {
+		// Which ones, and how they ended (a run of 2026-12-07 lost 2 of 249
+		// here, cause not established).
+		t.Errorf("%d containers running before the refusals, %d after; gone: %s", n, len(strings.Fields(after)),
+			gsh(t, g, "docker ps -q --no-trunc | sort | comm -23 /root/running.before - | xargs -r docker inspect -f '{{.Name}} {{.State.Status}} exit {{.State.ExitCode}} {{.State.Error}} started {{.State.StartedAt}} finished {{.State.FinishedAt}}' 2>&1 | head -5"))
+	}
+	t.Logf("FIGURE bookworm, %d containers (one --rm): dlr drill --yes refused (exit 3) median %s of %d (target <= 1 s); dockerd PID %s -> %s, %d of the %d containers running after; starting /bin/true costs %s",
+		n, ms(median(times["refusal"])), runs, pid, pidAfter, len(strings.Fields(after)), n, ms(median(times["clock"])))
 }

@@ -109,6 +109,21 @@ type NeedrestartConf struct {
 	// understood (the verdict then rests on the rest).
 	Files []string
 	Errs  []string
+	// Verdicts, where set, are needrestart's own decisions by unit, from
+	// perl evaluating its configuration (host.ReadNeedrestart): they decide
+	// Restarts instead of Overrides.
+	Verdicts map[string]NeedrestartVerdict
+	// Skip says why the configuration could not be judged (no perl, files
+	// another user can change, a configuration that does not evaluate).
+	Skip string
+}
+
+// NeedrestartVerdict is needrestart's decision for one unit: whether it
+// restarts it, and the override_rc key (or "blacklist_rc") that decided
+// ("" for the default).
+type NeedrestartVerdict struct {
+	Restart bool
+	By      string
 }
 
 // Restarts reports whether needrestart would restart unit (a full name,
@@ -120,6 +135,9 @@ type NeedrestartConf struct {
 // is restarted unless DefNo. A pattern Go's regexp cannot compile is
 // skipped.
 func (c NeedrestartConf) Restarts(unit string) (bool, string) {
+	if v, ok := c.Verdicts[unit]; ok {
+		return v.Restart, v.By
+	}
 	ovs := append([]NeedrestartOverride{}, c.Overrides...)
 	sort.SliceStable(ovs, func(i, j int) bool { return ovs[i].Pattern < ovs[j].Pattern })
 	for _, o := range ovs {
@@ -146,6 +164,11 @@ func Needrestart(c NeedrestartConf, liveRestoreOn bool) Finding {
 	f := Finding{Rule: "needrestart", Title: "needrestart spares containerd and docker"}
 	if !c.Installed {
 		f.Message = "not installed"
+		return f
+	}
+	if c.Skip != "" {
+		f.Severity = Skip
+		f.Message = c.Skip
 		return f
 	}
 	mode := c.Mode

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,31 +53,17 @@ func ReadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// ReadFile is the one way dlr reads a configuration file it is given
-// (daemon.json, a candidate for `dlr validate`, the file dockerd is about
-// to start with): symlinks are followed, but only a regular file is read
-// (a FIFO, a device or a directory is refused without blocking: it is
-// opened with O_NONBLOCK and checked with fstat), and at most one byte more
-// than daemonjson.MaxSize (a larger file is refused by Parse without
-// reading it all).
+// ReadFile reads a configuration file dlr is given (daemon.json, a
+// candidate for `dlr validate`, the file dockerd is about to start with)
+// with [atomicfile.ReadFile]'s guards (only a regular file, never blocking
+// on a FIFO), and at most one byte more than daemonjson.MaxSize (a larger
+// file is refused by Parse without reading it all).
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
+	b, err := atomicfile.ReadFile(path, daemonjson.MaxSize)
+	if errors.Is(err, atomicfile.ErrTooLarge) {
+		return b, nil // Parse refuses it in its own words
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s); dlr reads only regular files", path, atomicfile.DescribeMode(fi.Mode()))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, daemonjson.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %v", path, ErrText(err))
-	}
-	return b, nil
+	return b, err
 }
 
 // LiveRestoreWord describes "live-restore" in the file: "true", "false",

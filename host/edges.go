@@ -207,7 +207,7 @@ func (e *Env) realBridge(ctx context.Context, socket string) ([]string, error) {
 func (e *Env) realDockerdVersion(ctx context.Context, path string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.T.Version)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	out, err := Output(ctx, 64<<10, path, "--version")
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %v", path, err)
 	}
@@ -220,8 +220,11 @@ func (e *Env) realDockerdVersion(ctx context.Context, path string) (string, erro
 
 // realContainerdVersions asks dockerd which containerd it runs with (GET
 // /version's "containerd" component) and runs `containerd --version`
-// ("containerd github.com/containerd/containerd/v2 2.1.9+unknown ...").
-func (e *Env) realContainerdVersions(ctx context.Context, socket string) (string, string, error) {
+// ("containerd github.com/containerd/containerd/v2 2.1.9+unknown ...")
+// unless process pid runs that very file: both print containerd's
+// version.Version, and starting the program cost 0.5-2.9 s of a loaded
+// 2-core host's dlr check (docs/benchmarks.md).
+func (e *Env) realContainerdVersions(ctx context.Context, socket string, pid int) (string, string, error) {
 	cctx, cancel := context.WithTimeout(ctx, e.T.Call)
 	v, err := engineFor(socket).Version(cctx)
 	cancel()
@@ -232,9 +235,12 @@ func (e *Env) realContainerdVersions(ctx context.Context, socket string) (string
 	if running == "" {
 		return "", "", fmt.Errorf("dockerd's GET /version names no containerd component")
 	}
+	if path, err := exec.LookPath("containerd"); err == nil && e.Runs(pid, path) {
+		return running, running, nil
+	}
 	vctx, cancel := context.WithTimeout(ctx, e.T.Version)
 	defer cancel()
-	out, err := exec.CommandContext(vctx, "containerd", "--version").Output()
+	out, err := Output(vctx, 64<<10, "containerd", "--version")
 	if err != nil {
 		return "", "", fmt.Errorf("containerd --version: %v", err)
 	}
@@ -252,8 +258,8 @@ func (e *Env) realContainerdVersions(ctx context.Context, socket string) (string
 func (e *Env) readJournal(ctx context.Context, unitName string, since time.Time) []string {
 	ctx, cancel := context.WithTimeout(ctx, e.T.Journal)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "journalctl", "--no-pager", "-q", "-o", "cat",
-		"-u", unitName, "--since", "@"+strconv.FormatInt(since.Unix()-1, 10)).Output()
+	out, err := Output(ctx, 4<<20, "journalctl", "--no-pager", "-q", "-o", "cat",
+		"-u", unitName, "--since", "@"+strconv.FormatInt(since.Unix()-1, 10))
 	if err != nil && len(out) == 0 {
 		return nil
 	}
@@ -319,7 +325,7 @@ func (e *Env) runDockerdValidate(ctx context.Context, dockerd string, args []str
 	ctx, cancel := context.WithTimeout(ctx, e.T.Validate)
 	defer cancel()
 	cmdArgs := append([]string{"--validate", "--config-file", f}, args...)
-	out, err := exec.CommandContext(ctx, dockerd, cmdArgs...).CombinedOutput()
+	out, err := CombinedOutput(ctx, 1<<20, dockerd, cmdArgs...)
 	text := strings.TrimSpace(string(out))
 	var ee *exec.ExitError
 	switch {
@@ -344,7 +350,7 @@ func lastLine(s string) string {
 // systemctlResetFailed runs `systemctl reset-failed UNIT...`: the unit
 // package has no ResetFailedUnit call.
 func systemctlResetFailed(ctx context.Context, units ...string) error {
-	out, err := exec.CommandContext(ctx, "systemctl", append([]string{"reset-failed"}, units...)...).CombinedOutput()
+	out, err := CombinedOutput(ctx, 64<<10, "systemctl", append([]string{"reset-failed"}, units...)...)
 	if err != nil {
 		return fmt.Errorf("systemctl reset-failed: %v: %s", err, strings.TrimSpace(string(out)))
 	}

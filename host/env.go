@@ -193,8 +193,10 @@ type Env struct {
 	DockerdVersion func(ctx context.Context, path string) (string, error)
 	// ContainerdVersions returns the running containerd's version (as
 	// dockerd reports it in GET /version) and the installed one's
-	// (`containerd --version`).
-	ContainerdVersions func(ctx context.Context, socket string) (running, installed string, err error)
+	// (`containerd --version`, unless pid, the running containerd's PID,
+	// runs the installed file: then it is the running one's; 0 if not
+	// known).
+	ContainerdVersions func(ctx context.Context, socket string, pid int) (running, installed string, err error)
 	// ResetFailed clears units' failed state (systemctl reset-failed).
 	ResetFailed func(ctx context.Context, units ...string) error
 	// GPUContainers reports dockerd's cgroup driver and, under the systemd

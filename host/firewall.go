@@ -26,9 +26,11 @@ func (e *Env) realNATPorts(ctx context.Context) (map[int]bool, error) {
 		return nil, fmt.Errorf("no iptables command on $PATH: %w", err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, path, "-w", "5", "-t", "nat", "-S", "DOCKER")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	var stdout bytes.Buffer
+	cmd := Command(ctx, path, "-w", "5", "-t", "nat", "-S", "DOCKER")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = Run(cmd)
+	out := stdout.Bytes()
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "No chain") || strings.Contains(msg, "does not exist") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"strings"
 
@@ -224,7 +225,7 @@ func (e *Env) readUnit(ctx context.Context, f *Facts) error {
 // read names the files read.
 func (e *Env) envFiles(u *unit.Unit, f *Facts) (out []map[string]string, read []string) {
 	for _, ef := range u.EnvironmentFiles {
-		b, err := os.ReadFile(e.Path(ef.Path))
+		b, err := atomicfile.ReadFile(e.Path(ef.Path), atomicfile.MaxRead)
 		if err != nil {
 			if !(ef.Optional && errors.Is(err, os.ErrNotExist)) {
 				f.Warnings = append(f.Warnings, fmt.Sprintf("cannot read %s (EnvironmentFile of %s): %v", ef.Path, u.Name, ErrText(err)))

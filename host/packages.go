@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/docker-liverestore/dlr/guard"
+	"github.com/docker-liverestore/dlr/safetext"
 )
 
 // ParseAptHook reads what apt gives a DPkg::Pre-Install-Pkgs command with
@@ -19,42 +20,72 @@ import (
 // package action. It returns the packages that will be unpacked or removed
 // (a "**CONFIGURE**" line changes nothing new). keep selects the packages
 // of interest; the others are skipped without being looked at further.
-func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]guard.PkgChange, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	if !sc.Scan() {
-		return nil, fmt.Errorf("apt hook: no input (want apt's VERSION 2 or 3 protocol: DPkg::Tools::Options::...::Version \"3\")")
+//
+// A package line is read as apt writes it (apt-pkg/deb/dpkgpm.cc): the
+// fixed fields (4 for VERSION 2, 8 for VERSION 3) each followed by one
+// space, then the rest of the line is the action or the .deb's file name,
+// which may hold spaces ("./My Debs/docker.io_28.5.2_amd64.deb"). A line
+// dlr cannot read is an error only when it names a package keep selects;
+// any other is skipped, with a note (notes) saying so.
+func ParseAptHook(r io.Reader, keep func(pkg string) bool) (changes []guard.PkgChange, notes []string, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, _, ok, err := aptLine(br)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apt hook: %w", err)
+	}
+	if !ok {
+		return nil, nil, fmt.Errorf("apt hook: no input (want apt's VERSION 2 or 3 protocol: DPkg::Tools::Options::...::Version \"3\")")
 	}
 	var version int
-	if _, err := fmt.Sscanf(sc.Text(), "VERSION %d", &version); err != nil || version < 2 || version > 3 {
-		return nil, fmt.Errorf("apt hook: first line %q: want \"VERSION 2\" or \"VERSION 3\" (set DPkg::Tools::Options::...::Version \"3\")", sc.Text())
+	switch first {
+	case "VERSION 2":
+		version = 2
+	case "VERSION 3":
+		version = 3
+	default:
+		return nil, nil, fmt.Errorf("apt hook: first line %s: want \"VERSION 2\" or \"VERSION 3\" (set DPkg::Tools::Options::...::Version \"3\")", safetext.Quote(first))
 	}
-	for sc.Scan() && sc.Text() != "" { // the configuration
+	for { // the configuration, up to a blank line
+		l, _, ok, err := aptLine(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("apt hook: %w", err)
+		}
+		if !ok || l == "" {
+			break
+		}
 	}
-	fields := 5
+	fixed := 4
 	if version == 3 {
-		fields = 9
+		fixed = 8
 	}
 	seen := map[string]int{}
-	var out []guard.PkgChange
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
+	for n := 1; ; n++ {
+		l, cut, ok, err := aptLine(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("apt hook: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		if len(f) != fields {
-			return nil, fmt.Errorf("apt hook: package line %q: want %d fields for VERSION %d", sc.Text(), fields, version)
-		}
+		f, rest, good := aptFields(l, fixed)
 		if !keep(f[0]) {
+			if !good || cut {
+				notes = append(notes, fmt.Sprintf("apt hook: package line %d (%s) skipped: not in apt's VERSION %d form, and it names no Docker package", n, safetext.Quote(l), version))
+			}
 			continue
 		}
-		oldV, newV, action := f[1], f[3], f[4]
+		if !good || cut {
+			return nil, nil, fmt.Errorf("apt hook: package line %s: want %d fields and a file name or action for VERSION %d", safetext.Quote(l), fixed, version)
+		}
+		oldV, newV := f[1], f[3]
 		if version == 3 {
 			newV = f[5]
-			action = f[8]
 		}
 		var c guard.PkgChange
-		switch action {
+		switch rest {
 		case "**CONFIGURE**":
 			continue
 		case "**REMOVE**":
@@ -63,16 +94,66 @@ func ParseAptHook(r io.Reader, keep func(pkg string) bool) ([]guard.PkgChange, e
 			c = guard.PkgChange{Package: f[0], Old: dash(oldV), New: dash(newV)}
 		}
 		if i, ok := seen[c.Package]; ok { // multi-arch: one entry per package
-			out[i] = c
+			changes[i] = c
 			continue
 		}
-		seen[c.Package] = len(out)
-		out = append(out, c)
+		seen[c.Package] = len(changes)
+		changes = append(changes, c)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("apt hook: %w", err)
+	return changes, notes, nil
+}
+
+// maxAptLine bounds one line of apt's hook input; apt's longest are a
+// file name (PATH_MAX) and a configuration value.
+const maxAptLine = 1 << 20
+
+// aptLine reads one line without its newline; a line longer than
+// maxAptLine is cut there (cut) and the rest of it dropped. ok is false at
+// the end of the input.
+func aptLine(br *bufio.Reader) (line string, cut, ok bool, err error) {
+	var b []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(b) < maxAptLine {
+			b = append(b, chunk[:min(len(chunk), maxAptLine-len(b))]...)
+		} else if len(chunk) > 0 {
+			cut = true
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			if len(b) == 0 && !cut {
+				return "", false, false, nil
+			}
+			return string(b), cut, true, nil
+		case err != nil:
+			return "", false, false, err
+		}
+		if len(b) == maxAptLine && b[len(b)-1] != '\n' {
+			cut = true
+		}
+		return strings.TrimSuffix(string(b), "\n"), cut, true, nil
 	}
-	return out, nil
+}
+
+// aptFields splits a package line into its fixed fields (each ended by
+// one space, none empty) and the rest. good is false when the line does
+// not have that form; f[0] is then still the line's first word.
+func aptFields(l string, fixed int) (f []string, rest string, good bool) {
+	rest = l
+	for range fixed {
+		field, r, found := strings.Cut(rest, " ")
+		if !found || field == "" {
+			if len(f) == 0 {
+				f = append(f, field)
+			}
+			return f, "", false
+		}
+		f = append(f, field)
+		rest = r
+	}
+	return f, rest, rest != ""
 }
 
 func dash(v string) string {
@@ -86,9 +167,14 @@ func dash(v string) string {
 // dpkg-deb and rpm) and the installed version of each package.
 func (e *Env) PackageFiles(ctx context.Context, files []string) ([]guard.PkgChange, error) {
 	var out []guard.PkgChange
+	seen := map[string]bool{}
 	for _, file := range files {
+		if seen[file] { // the same file named twice is one change
+			continue
+		}
+		seen[file] = true
 		var name, version string
-		switch filepath.Ext(file) {
+		switch strings.ToLower(filepath.Ext(file)) { // FOO.DEB is a .deb
 		case ".deb":
 			o, err := e.run(ctx, "dpkg-deb", "--showformat=${Package} ${Version}", "--show", file)
 			if err != nil {
@@ -107,7 +193,7 @@ func (e *Env) PackageFiles(ctx context.Context, files []string) ([]guard.PkgChan
 		if name == "" || version == "" {
 			return nil, fmt.Errorf("%s: no package name and version in it", file)
 		}
-		out = append(out, guard.PkgChange{Package: name, Old: e.installedVersion(ctx, name, filepath.Ext(file) == ".rpm"), New: version})
+		out = append(out, guard.PkgChange{Package: name, Old: e.installedVersion(ctx, name, strings.EqualFold(filepath.Ext(file), ".rpm")), New: version})
 	}
 	return out, nil
 }
@@ -183,7 +269,7 @@ func (e *Env) installedVersion(ctx context.Context, pkg string, rpm bool) string
 func (e *Env) run(ctx context.Context, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.T.Version)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).Output()
+	out, err := Output(ctx, 4<<20, name, args...)
 	if err != nil {
 		msg := err.Error()
 		if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {

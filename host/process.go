@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +23,7 @@ func (e *Env) procFile(pid int, name string) string {
 // StartTicks returns when a process started, in clock ticks since boot
 // (/proc/PID/stat field 22): with the PID, it names one process for good.
 func (e *Env) StartTicks(pid int) (uint64, bool) {
-	stat, err := os.ReadFile(e.procFile(pid, "stat"))
+	stat, err := atomicfile.ReadFile(e.procFile(pid, "stat"), atomicfile.MaxRead)
 	if err != nil {
 		return 0, false
 	}
@@ -47,7 +48,7 @@ func (e *Env) processStart(pid int) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	pstat, err := os.ReadFile(filepath.Join(e.Path(ProcDir), "stat"))
+	pstat, err := atomicfile.ReadFile(filepath.Join(e.Path(ProcDir), "stat"), atomicfile.MaxRead)
 	if err != nil {
 		return time.Time{}, false
 	}
@@ -82,7 +83,7 @@ func (e *Env) StartedWithFile(pid int, file string) bool {
 // IsDockerd reports whether pid is a live (not zombie) process called
 // dockerd.
 func (e *Env) IsDockerd(pid int) bool {
-	b, err := os.ReadFile(e.procFile(pid, "stat"))
+	b, err := atomicfile.ReadFile(e.procFile(pid, "stat"), atomicfile.MaxRead)
 	if err != nil {
 		return false
 	}
@@ -99,7 +100,7 @@ func (e *Env) IsDockerd(pid int) bool {
 // ProcCmdline returns the command line of process pid as a flag source
 // ("the running dockerd"), empty if it cannot be read.
 func (e *Env) ProcCmdline(pid int) Cmdline {
-	b, err := os.ReadFile(e.procFile(pid, "cmdline"))
+	b, err := atomicfile.ReadFile(e.procFile(pid, "cmdline"), atomicfile.MaxRead)
 	if err != nil || len(b) == 0 {
 		return Cmdline{}
 	}
@@ -109,7 +110,7 @@ func (e *Env) ProcCmdline(pid int) Cmdline {
 // pidFileDockerd returns the PID in dockerd's pid file when it names a live
 // dockerd (a stale pid file names another process, or none).
 func (e *Env) pidFileDockerd() int {
-	b, err := os.ReadFile(e.Path(DefaultPidFile))
+	b, err := atomicfile.ReadFile(e.Path(DefaultPidFile), atomicfile.MaxRead)
 	if err != nil {
 		return 0
 	}
@@ -117,7 +118,7 @@ func (e *Env) pidFileDockerd() int {
 	if err != nil || pid <= 0 {
 		return 0
 	}
-	comm, err := os.ReadFile(e.procFile(pid, "comm"))
+	comm, err := atomicfile.ReadFile(e.procFile(pid, "comm"), atomicfile.MaxRead)
 	if err != nil || strings.TrimSpace(string(comm)) != "dockerd" {
 		return 0
 	}
@@ -133,7 +134,7 @@ func (e *Env) DockerdCmdline(pid int) Cmdline {
 	if p, err := strconv.Atoi(e.Getenv("MAINPID")); err == nil {
 		cands = append(cands, p)
 	}
-	if b, err := os.ReadFile(e.Path(DefaultPidFile)); err == nil {
+	if b, err := atomicfile.ReadFile(e.Path(DefaultPidFile), atomicfile.MaxRead); err == nil {
 		if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 			cands = append(cands, p)
 		}
@@ -163,7 +164,7 @@ func (e *Env) CgroupProcs(cg string) string {
 // RunsDLR reports whether a dlr process is in the cgroup whose
 // cgroup.procs file is procs (systemd's own record of a unit's processes).
 func (e *Env) RunsDLR(procs string) bool {
-	b, err := os.ReadFile(procs)
+	b, err := atomicfile.ReadFile(procs, atomicfile.MaxRead)
 	if err != nil {
 		return false
 	}
@@ -172,7 +173,7 @@ func (e *Env) RunsDLR(procs string) bool {
 		if err != nil {
 			continue
 		}
-		comm, err := os.ReadFile(e.procFile(pid, "comm"))
+		comm, err := atomicfile.ReadFile(e.procFile(pid, "comm"), atomicfile.MaxRead)
 		if err == nil && strings.TrimSpace(string(comm)) == "dlr" {
 			return true
 		}
@@ -212,4 +213,23 @@ func ErrText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// Runs reports whether process pid runs the program at path (absolute):
+// /proc/PID/exe is that very file, by device and inode. Then the program's
+// `--version` says nothing the running process does not. A package that
+// replaced the program since leaves the process on the old, unlinked file,
+// and Runs is false; so it is for a path that is not absolute, a process
+// that is gone, or /proc/PID/exe that cannot be read (another user's
+// process without root).
+func (e *Env) Runs(pid int, path string) bool {
+	if pid <= 0 || !filepath.IsAbs(path) {
+		return false
+	}
+	running, err := os.Stat(e.procFile(pid, "exe"))
+	if err != nil {
+		return false
+	}
+	installed, err := os.Stat(e.Path(path))
+	return err == nil && os.SameFile(running, installed)
 }

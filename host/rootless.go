@@ -2,7 +2,7 @@ package host
 
 import (
 	"fmt"
-	"os"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -20,8 +20,9 @@ func (e *Env) RootlessDockerds() []string {
 	pids, _ := filepath.Glob(filepath.Join(e.Path(RootlessRunDir), "*", "docker.pid"))
 	var out []string
 	for _, p := range pids {
-		b, err := os.ReadFile(p)
-		if err != nil || len(b) > 32 {
+		// A user's file: a FIFO there must not hang dlr (issue 21).
+		b, err := atomicfile.ReadFile(p, 32)
+		if err != nil {
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))

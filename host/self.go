@@ -3,7 +3,7 @@ package host
 import (
 	"bytes"
 	"fmt"
-	"os"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"path/filepath"
 	"strings"
 )
@@ -32,13 +32,13 @@ func (e *Env) StableSelf() (path, note string, err error) {
 	if stableDir(filepath.Dir(self)) && !strings.ContainsAny(self, " \t\n\\\"'%$;") {
 		return self, "", nil
 	}
-	mine, err := os.ReadFile(self)
+	mine, err := atomicfile.ReadFile(self, maxBinary)
 	if err != nil {
 		return "", "", &UnstableSelfError{self}
 	}
 	for _, d := range StableDirs {
 		p := filepath.Join(d, "dlr")
-		b, err := os.ReadFile(e.Path(p))
+		b, err := atomicfile.ReadFile(e.Path(p), maxBinary)
 		if err == nil && bytes.Equal(b, mine) {
 			return p, fmt.Sprintf("dlr runs from %s; the hooks and the watcher name the same binary installed at %s", self, p), nil
 		}
@@ -54,3 +54,7 @@ func stableDir(d string) bool {
 	}
 	return false
 }
+
+// maxBinary bounds what StableSelf reads of dlr's binary and of an
+// installed copy to compare (dlr is about 10 MB).
+const maxBinary = 256 << 20

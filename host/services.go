@@ -31,9 +31,8 @@ func (e *Env) ServicesBlocked(ctx context.Context, units bool) string {
 	if p := e.Path(PolicyRCD); isExecutable(p) {
 		ctx, cancel := context.WithTimeout(ctx, e.T.Call)
 		defer cancel()
-		c := exec.CommandContext(ctx, p, "docker", "reload")
 		var ee *exec.ExitError
-		if err := c.Run(); errors.As(err, &ee) && ee.ExitCode() == 101 {
+		if err := Run(Command(ctx, p, "docker", "reload")); errors.As(err, &ee) && ee.ExitCode() == 101 {
 			return PolicyRCD + " forbids touching services (exit 101)"
 		}
 	}

@@ -11,7 +11,7 @@ docs-deps:
 	@missing=""; for p in $(DOCS_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		sh mk/apt-install.sh --no-install-recommends $$missing; \
 	fi
 
 docs-test: docs-deps

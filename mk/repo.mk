@@ -34,7 +34,7 @@ repo-deps:
 	@missing=""; for p in $(REPO_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		sh mk/apt-install.sh --no-install-recommends $$missing; \
 	fi
 
 repo: repo-deps
@@ -79,5 +79,5 @@ repo-test-deps:
 	@missing=""; for p in $(REPO_TEST_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		sh mk/apt-install.sh --no-install-recommends $$missing; \
 	fi

@@ -34,6 +34,7 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 			infoWhy = err.Error()
 		}
 	}
+	e = e.prefetch(ctx, f, info)
 	flagSrc, flagOn, _ := liveRestoreFlag(f)
 	lr := guard.LiveRestoreState{Config: f.Config, ConfigErr: cfgErr, FileOn: cfgErr == nil && cfg.LiveRestoreWord() == "true",
 		FlagOn: flagSrc != "" && flagOn, Daemon: info != nil, DaemonWhy: infoWhy}
@@ -80,11 +81,12 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		c.add(*skew)
 	}
 	if info != nil && e.ContainerdVersions != nil {
-		running, installed, err := e.ContainerdVersions(ctx, f.Socket)
+		// PID 0: prefetch looked containerd's up while the rest ran.
+		running, installed, err := e.ContainerdVersions(ctx, f.Socket, 0)
 		c.add(guard.ContainerdSkew(running, installed, err))
 	}
 	if info != nil {
-		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, nil)
+		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, false, nil)
 		var own, execs []int64
 		for _, b := range bufs {
 			if b.Exec {

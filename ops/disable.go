@@ -3,7 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
-	"os"
+	"github.com/docker-liverestore/dlr/atomicfile"
 
 	"github.com/docker-liverestore/dlr/daemonjson"
 	"github.com/docker-liverestore/dlr/host"
@@ -164,7 +164,7 @@ func disabledConfig(cfg *host.Config, rec *state.DaemonJSON, force bool, r *Repo
 		// dlr turned an empty (or whitespace-only) file into
 		// {"live-restore": true} and nobody has touched it since: put the
 		// exact bytes back, from the backup taken before the change.
-		if b, err := os.ReadFile(rec.Backup); err == nil && len(bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))) == 0 {
+		if b, err := atomicfile.ReadFile(rec.Backup, atomicfile.MaxRead); err == nil && len(bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")))) == 0 {
 			data, change = b, true
 		} else {
 			data, change = cfg.Doc.Remove(daemonjson.LiveRestoreKey)

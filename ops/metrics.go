@@ -61,8 +61,12 @@ func collect(s *StatusReport, c *CheckReport, last *restore.Record) []metrics.Me
 		ms = append(ms, m)
 	}
 	if last != nil {
+		if !last.BackAt.IsZero() {
+			// Unix and Nanosecond, not UnixNano: that overflows outside
+			// 1678-2262, and a record without a time gave -6.8e9.
+			ms = append(ms, g("dlr_last_restore_timestamp_seconds", "When dockerd answered again after the last restore dlr checked (Unix time).", float64(last.BackAt.Unix())+float64(last.BackAt.Nanosecond())/1e9))
+		}
 		ms = append(ms,
-			g("dlr_last_restore_timestamp_seconds", "When dockerd answered again after the last restore dlr checked (Unix time).", float64(last.BackAt.UnixNano())/1e9),
 			g("dlr_last_restore_containers", "Containers that ran before the last restore.", float64(last.Containers)),
 			g("dlr_last_restore_kept", "Containers the last restore kept running with the same PID.", float64(last.Kept)),
 			g("dlr_last_restore_mended", "Problems of the last restore that dlr mended (health checks re-armed).", float64(last.Mended)),
@@ -70,6 +74,9 @@ func collect(s *StatusReport, c *CheckReport, last *restore.Record) []metrics.Me
 		m := metrics.Metric{Name: "dlr_last_restore_problems", Help: "Problems of the last restore not mended, by kind (docs/restore-checks.md).", Type: "gauge"}
 		for _, k := range restore.Kinds {
 			m.Samples = append(m.Samples, metrics.Sample{Labels: [][2]string{{"kind", k}}, Value: float64(last.Problems[k])})
+		}
+		if bk := last.ProblemsByKind(); len(bk) > 0 && bk[len(bk)-1].Kind == restore.Other {
+			m.Samples = append(m.Samples, metrics.Sample{Labels: [][2]string{{"kind", restore.Other}}, Value: float64(bk[len(bk)-1].N)})
 		}
 		ms = append(ms, m)
 	}

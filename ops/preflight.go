@@ -31,7 +31,11 @@ func Preflight(ctx context.Context, e *Env, o Options, files []string, r *Report
 	var err error
 	switch {
 	case o.AptHook:
-		changes, err = host.ParseAptHook(e.Stdin, guard.DockerPackage)
+		var notes []string
+		changes, notes, err = host.ParseAptHook(e.Stdin, guard.DockerPackage)
+		for _, n := range notes {
+			r.Note("%s", n)
+		}
 	case len(files) > 0:
 		changes, err = e.PackageFiles(ctx, files)
 	default:

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"net"
 	"os"
 	"strings"
@@ -24,7 +25,7 @@ func (e *Env) restoreStore() restore.Store {
 
 // bootID identifies this boot: a view from another boot is no restore.
 func (e *Env) bootID() string {
-	b, _ := os.ReadFile(e.Path(host.BootID))
+	b, _ := atomicfile.ReadFile(e.Path(host.BootID), atomicfile.MaxRead)
 	return strings.TrimSpace(string(b))
 }
 
@@ -131,10 +132,8 @@ func RestoreSummary(rec restore.Record) string {
 		s += fmt.Sprintf(", %d mended", rec.Mended)
 	}
 	var ps []string
-	for _, k := range restore.Kinds {
-		if n := rec.Problems[k]; n > 0 {
-			ps = append(ps, fmt.Sprintf("%d %s", n, k))
-		}
+	for _, kc := range rec.ProblemsByKind() {
+		ps = append(ps, fmt.Sprintf("%d %s", kc.N, kc.Kind))
 	}
 	if len(ps) == 0 {
 		return s + ", no problems"

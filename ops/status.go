@@ -72,7 +72,7 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			}
 			e.statusSkew(ctx, f, s, r)
 		}
-		s.LogBuffers, s.Unknown = e.logBuffers(ctx, o, f, dataRoot, s.Unknown)
+		s.LogBuffers, s.Unknown = e.logBuffers(ctx, o, f, dataRoot, true, s.Unknown)
 	}
 	if v, err := sysctl.Running(e.Path(host.ProcSysDir), sysctl.Key); err == nil {
 		s.PipeMaxSizeRunning = v
@@ -137,33 +137,33 @@ func (e *Env) statusState(s *StatusReport, r *Report) {
 }
 
 // logBuffers reads the log FIFO sizes of the running containers, with
-// each json-file log's recent rate and the outage it rides out; what
-// cannot be read is added to unknown.
-func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot string, unknown []string) ([]LogBuffer, []string) {
+// each json-file log's recent rate and the outage it rides out (rates
+// false: sizes only, as dlr check needs); what cannot be read is added to
+// unknown.
+func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot string, rates bool, unknown []string) ([]LogBuffer, []string) {
 	dir, _, _ := e.ExecRoot(o.ExecRoot, o.Config, e.DockerdCmdline(f.PID))
 	streams, err := buffers.Scan(ctx, dir)
 	if err != nil {
 		return nil, append(unknown, "log buffers: "+err.Error())
 	}
-	var out []LogBuffer
-	type rated struct {
-		rates map[string]float64
-		ok    bool
+	var ids []string // one log read per container, not per stream
+	seen := map[string]bool{}
+	for _, st := range streams {
+		if rates && st.Err == nil && !st.Exec && !seen[st.Container] {
+			seen[st.Container] = true
+			ids = append(ids, st.Container)
+		}
 	}
-	byContainer := map[string]rated{} // one log read per container, not per stream
+	byContainer := buffers.RecentLogRatesOf(dataRoot, ids)
+	var out []LogBuffer
 	for _, st := range streams {
 		if st.Err != nil {
 			unknown = append(unknown, "log buffer "+st.Path+": "+st.Err.Error())
 			continue
 		}
 		b := LogBuffer{Container: st.Container, Stream: st.Name, Size: st.Size, Exec: st.Exec}
-		rc, seen := byContainer[st.Container]
-		if !seen && !st.Exec {
-			rc.rates, rc.ok = buffers.RecentLogRates(dataRoot, st.Container)
-			byContainer[st.Container] = rc
-		}
-		if rates, ok := rc.rates, rc.ok; ok && !st.Exec {
-			r := rates[st.Kind()]
+		if rc := byContainer[st.Container]; rc.OK && !st.Exec {
+			r := rc.Rates[st.Kind()]
 			b.Rate = &r
 			if r > 0 {
 				ride := float64(st.Size) / r

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"github.com/docker-liverestore/dlr/safetext"
 	"io"
 	"os"
 	"sync"
@@ -33,7 +34,9 @@ type restoreWatch struct {
 	downAt time.Time
 
 	poke chan struct{}
-	wg   sync.WaitGroup
+
+	metricsErr string // the textfile's last error, logged once
+	wg         sync.WaitGroup
 }
 
 func newRestoreWatch(e *Env, o Options, log io.Writer) *restoreWatch {
@@ -43,7 +46,8 @@ func newRestoreWatch(e *Env, o Options, log io.Writer) *restoreWatch {
 func (w *restoreWatch) logf(format string, args ...any) {
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
-	fmt.Fprintf(w.log, "dlr watch: "+format+"\n", args...)
+	// One line per message, whatever a container's name holds.
+	fmt.Fprintf(w.log, "dlr watch: %s\n", safetext.Clean(fmt.Sprintf(format, args...)))
 }
 
 // connected is the watcher's Connected hook.
@@ -163,8 +167,14 @@ func (w *restoreWatch) writeMetrics(ctx context.Context) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return
 	}
-	if err := WriteTextfile(ctx, w.e, w.o, dir); err != nil {
-		w.logf("writing metrics: %v", err)
+	err := WriteTextfile(ctx, w.e, w.o, dir)
+	// Said once, not every minute: a refused directory (one another user
+	// can change, issue 21) stays refused until its owner is changed.
+	if msg := errText(err); msg != w.metricsErr {
+		w.metricsErr = msg
+		if err != nil {
+			w.logf("writing metrics: %v", err)
+		}
 	}
 }
 
@@ -175,4 +185,12 @@ func sleepCtxOps(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// errText is err's message, "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

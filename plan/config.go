@@ -199,7 +199,7 @@ func FinishRollback(store state.Store, st *state.State, r Recorder) error {
 	if p == nil || p.Step != "rollback" {
 		return nil
 	}
-	cur, err := os.ReadFile(p.Path)
+	cur, err := atomicfile.ReadFile(p.Path, atomicfile.MaxRead)
 	ours := err == nil && slices.Contains(p.Written, state.SHA256(cur))
 	switch {
 	case ours && p.RestoreAbsent:
@@ -207,7 +207,7 @@ func FinishRollback(store state.Store, st *state.State, r Recorder) error {
 			return fmt.Errorf("finishing the rollback of an earlier dlr %s: removing %s: %w", p.Op, p.Path, err)
 		}
 	case ours:
-		old, err := os.ReadFile(p.Restore)
+		old, err := atomicfile.ReadFile(p.Restore, atomicfile.MaxRead)
 		if err != nil || state.SHA256(old) != p.BeforeSHA {
 			return fmt.Errorf("finishing the rollback of an earlier dlr %s: its backup %s of %s is missing or changed (%v); put the file back by hand, then move %s aside", p.Op, p.Restore, p.Path, err, filepath.Join(store.Dir, "state.json"))
 		}
@@ -247,7 +247,7 @@ func writeDaemonJSON(path string, data []byte, remove bool) error {
 		return nil
 	}
 	// /etc/docker may not exist yet when dlr is installed before Docker.
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
 	_, err = atomicfile.Replace(path, data, atomicfile.Options{Mode: 0o644, FollowSymlink: true})

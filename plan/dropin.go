@@ -84,7 +84,7 @@ func planDropIn(env *host.Env, f *host.Facts) (*DropIn, error) {
 	if p.want, err = unit.RenderDropIn(spec); err != nil {
 		return nil, err
 	}
-	p.cur, err = os.ReadFile(p.path)
+	p.cur, err = atomicfile.ReadFile(p.path, atomicfile.MaxRead)
 	p.exists = err == nil
 	if p.exists {
 		p.write = !bytes.Equal(p.cur, p.want)
@@ -104,7 +104,7 @@ func planDropIn(env *host.Env, f *host.Facts) (*DropIn, error) {
 	// where /usr is merged.
 	for _, d := range []string{host.VendorUnitDir, host.LibUnitDir} {
 		vendor := filepath.Join(env.Path(d), svc+".d", unit.StopHookDropIn)
-		if cur, err := os.ReadFile(vendor); err == nil && bytes.Equal(cur, vwant) {
+		if cur, err := atomicfile.ReadFile(vendor, atomicfile.MaxRead); err == nil && bytes.Equal(cur, vwant) {
 			p.vendor = vendor
 			break
 		}
@@ -153,7 +153,7 @@ func (p *DropIn) Apply(ctx context.Context, x *Exec) error {
 		return nil
 	}
 	if _, err := os.Stat(filepath.Dir(p.path)); os.IsNotExist(err) {
-		if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
+		if err := atomicfile.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
 			return err
 		}
 		p.madeDir = true
@@ -174,14 +174,14 @@ func (p *DropIn) Apply(ctx context.Context, x *Exec) error {
 
 func (p *DropIn) Undo(ctx context.Context, x *Exec) ([]string, error) {
 	if p.madeDir && !p.wrote {
-		os.Remove(filepath.Dir(p.path))
+		atomicfile.RemoveDir(filepath.Dir(p.path))
 	}
 	if !p.wrote {
 		return nil, nil
 	}
 	put, err := x.putBackDropIn(ctx, p.path, p.cur, p.exists)
 	if p.madeDir {
-		os.Remove(filepath.Dir(p.path)) // the directory it made, if empty
+		atomicfile.RemoveDir(filepath.Dir(p.path)) // the directory it made, if empty
 	}
 	return put, err
 }
@@ -220,7 +220,7 @@ type RemoveDropIn struct {
 // dlr's.
 func PlanRemoveDropIn(env *host.Env, f *host.Facts) *RemoveDropIn {
 	path := DropInPath(env, f)
-	old, err := os.ReadFile(path)
+	old, err := atomicfile.ReadFile(path, atomicfile.MaxRead)
 	if err != nil || !bytes.HasPrefix(old, DropInHeader) {
 		return nil
 	}

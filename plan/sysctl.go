@@ -50,7 +50,7 @@ func PlanSysctl(env *host.Env, want uint64) (*Sysctl, error) {
 		return nil, err
 	}
 	s := &Sysctl{dec: dec, dropIn: d.DropInPath(), running: running, procSys: procSys}
-	if b, err := os.ReadFile(s.dropIn); err == nil {
+	if b, err := atomicfile.ReadFile(s.dropIn, atomicfile.MaxRead); err == nil {
 		s.current = b
 	}
 	return s, nil
@@ -104,7 +104,7 @@ func (s *Sysctl) Apply(ctx context.Context, x *Exec) error {
 	}
 	switch {
 	case rewrite:
-		if err := os.MkdirAll(filepath.Dir(s.dropIn), 0o755); err != nil {
+		if err := atomicfile.MkdirAll(filepath.Dir(s.dropIn), 0o755); err != nil {
 			return err
 		}
 		if _, err := atomicfile.Replace(s.dropIn, sysctl.Render(s.dec.Want), atomicfile.Options{Mode: 0o644}); err != nil {
@@ -185,7 +185,7 @@ func PlanSysctlRemove(env *host.Env, rec *state.Sysctl) *SysctlRemove {
 	}
 	s := &SysctlRemove{dropIn: sysctl.Dirs{Root: env.Root}.DropInPath(), rec: *rec, procSys: env.Path(host.ProcSysDir)}
 	s.running, _ = sysctl.Running(s.procSys, sysctl.Key)
-	s.old, _ = os.ReadFile(s.dropIn)
+	s.old, _ = atomicfile.ReadFile(s.dropIn, atomicfile.MaxRead)
 	s.restore = rec.Applied != 0 && s.running == rec.Applied && rec.PriorRunning < s.running
 	return s
 }

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,14 +168,14 @@ func (s *StartWatcher) enabled(x *Exec, u *unit.Unit) (bool, error) {
 		return true, nil
 	}
 	link := watcherWantsLink(x.Env)
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 		return false, err
 	}
-	if err := os.Symlink(u.FragmentPath, link); err != nil && !os.IsExist(err) {
+	if err := atomicfile.Symlink(u.FragmentPath, link); err != nil && !os.IsExist(err) {
 		return false, fmt.Errorf("enabling %s: %w", host.WatcherService, err)
 	}
-	if err := os.MkdirAll(x.Env.Path(host.StateDir), 0o700); err == nil { // dlr's state directory is 0700
-		os.WriteFile(filepath.Join(x.Env.Path(host.StateDir), WatcherEnabledMark), nil, 0o644)
+	if err := atomicfile.MkdirAll(x.Env.Path(host.StateDir), 0o700); err == nil { // dlr's state directory is 0700
+		atomicfile.Replace(filepath.Join(x.Env.Path(host.StateDir), WatcherEnabledMark), nil, atomicfile.Options{Mode: 0o644})
 	}
 	x.Changed = true
 	x.R.Action("enabled %s for boot: it had never been enabled (installed with ENABLE_ON_INSTALL=no)", host.WatcherService)

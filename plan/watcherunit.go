@@ -69,7 +69,7 @@ func PlanWatcherUnit(env *host.Env, dlr string, w *Watched) *InstallWatcherUnit 
 		return nil
 	}
 	s := &InstallWatcherUnit{W: w, path: WatcherUnitPath(env), link: watcherWantsLink(env), want: RenderWatcherUnit(dlr)}
-	cur, err := os.ReadFile(s.path)
+	cur, err := atomicfile.ReadFile(s.path, atomicfile.MaxRead)
 	s.cur, s.exists = cur, err == nil
 	if s.exists && !bytes.HasPrefix(cur, DropInHeader) {
 		return nil // the admin's own unit
@@ -94,7 +94,7 @@ func (s *InstallWatcherUnit) Describe(r Recorder) {
 
 func (s *InstallWatcherUnit) Apply(ctx context.Context, x *Exec) error {
 	if !bytes.Equal(s.cur, s.want) {
-		if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		if err := atomicfile.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 			return err
 		}
 		if _, err := atomicfile.Replace(s.path, s.want, atomicfile.Options{Mode: 0o644}); err != nil {
@@ -106,10 +106,10 @@ func (s *InstallWatcherUnit) Apply(ctx context.Context, x *Exec) error {
 		}
 	}
 	if _, err := os.Lstat(s.link); err != nil {
-		if err := os.MkdirAll(filepath.Dir(s.link), 0o755); err != nil {
+		if err := atomicfile.MkdirAll(filepath.Dir(s.link), 0o755); err != nil {
 			return err
 		}
-		if err := os.Symlink(host.UnitDir+"/"+host.WatcherService, s.link); err != nil {
+		if err := atomicfile.Symlink(host.UnitDir+"/"+host.WatcherService, s.link); err != nil {
 			return fmt.Errorf("enabling %s: %w", host.WatcherService, err)
 		}
 		s.linked, x.Changed = true, true
@@ -122,7 +122,7 @@ func (s *InstallWatcherUnit) Apply(ctx context.Context, x *Exec) error {
 func (s *InstallWatcherUnit) Undo(ctx context.Context, x *Exec) ([]string, error) {
 	var out []string
 	if s.linked {
-		if err := os.Remove(s.link); err != nil && !os.IsNotExist(err) {
+		if err := atomicfile.Remove(s.link); err != nil {
 			return nil, fmt.Errorf("removing %s: %w", s.link, err)
 		}
 		out = append(out, s.link)
@@ -159,7 +159,7 @@ type RemoveWatcherUnit struct {
 // PlanRemoveWatcherUnit plans the removal; nil when dlr installed none.
 func PlanRemoveWatcherUnit(env *host.Env) *RemoveWatcherUnit {
 	s := &RemoveWatcherUnit{path: WatcherUnitPath(env), link: watcherWantsLink(env)}
-	old, err := os.ReadFile(s.path)
+	old, err := atomicfile.ReadFile(s.path, atomicfile.MaxRead)
 	if err != nil || !bytes.HasPrefix(old, DropInHeader) {
 		return nil
 	}
@@ -182,7 +182,7 @@ func (s *RemoveWatcherUnit) Apply(ctx context.Context, x *Exec) error {
 		}
 	}
 	if s.hadLink {
-		if err := os.Remove(s.link); err != nil && !os.IsNotExist(err) {
+		if err := atomicfile.Remove(s.link); err != nil {
 			return fmt.Errorf("removing %s: %w", s.link, err)
 		}
 	}
@@ -200,7 +200,7 @@ func (s *RemoveWatcherUnit) Undo(ctx context.Context, x *Exec) ([]string, error)
 		return nil, nil
 	}
 	if s.hadLink {
-		os.Symlink(host.UnitDir+"/"+host.WatcherService, s.link)
+		atomicfile.Symlink(host.UnitDir+"/"+host.WatcherService, s.link)
 	}
 	return x.putBackDropIn(ctx, s.path, s.old, true)
 }

@@ -10,6 +10,8 @@ import (
 // view before dockerd went away (a crash has no ExecStop), or the drill's
 // listing before its outage.
 type View struct {
+	// Version is the file's format (state.ViewFormat when written).
+	Version    int              `json:"version"`
 	At         time.Time        `json:"at"`
 	BootID     string           `json:"boot_id"`
 	DockerdPID int              `json:"dockerd_pid"`
@@ -91,6 +93,41 @@ type Record struct {
 	// CheckSeconds is how long the checks took, all containers together.
 	CheckSeconds float64  `json:"check_seconds"`
 	Results      []Result `json:"results"`
+}
+
+// Other is the kind a record's problem is counted as when its kind is not
+// one of Kinds (a record written by another version of dlr, or edited).
+const Other = "other"
+
+// ProblemsByKind gives the problems not mended by kind, in Kinds' order,
+// then Other for those of any other kind, so that every report counts all
+// of them (issue 21: an unknown kind was "no problems" in status and a WARN
+// in check). Kinds with no problem are left out.
+func (r Record) ProblemsByKind() []KindCount {
+	known := map[string]bool{}
+	var out []KindCount
+	for _, k := range Kinds {
+		known[k] = true
+		if n := r.Problems[k]; n > 0 {
+			out = append(out, KindCount{k, n})
+		}
+	}
+	other := 0
+	for k, n := range r.Problems {
+		if !known[k] && n > 0 {
+			other += n
+		}
+	}
+	if other > 0 {
+		out = append(out, KindCount{Other, other})
+	}
+	return out
+}
+
+// KindCount is a number of problems of one kind.
+type KindCount struct {
+	Kind string
+	N    int
 }
 
 // ProblemCount is the number of problems not mended.

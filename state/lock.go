@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,20 +37,22 @@ var (
 // holder's PID, so that a wait can say who holds it.
 func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := atomicfile.CreateDir(dir, 0o700)
+	if err != nil {
 		return nil, err
 	}
+	defer d.Close()
 	if err := ownDir(dir); err != nil {
 		return nil, err
 	}
-	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
+	f, err := d.OpenFile(filepath.Base(path), os.O_RDWR|os.O_CREATE|syscall.O_NONBLOCK, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("refusing the lock %s: it is a symlink (not dlr's); remove it", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening the lock %s: %w", path, err)
+		return nil, fmt.Errorf("opening the lock %s: %w", path, errors.Unwrap(err))
 	}
-	f := os.NewFile(uintptr(fd), path)
+	fd := int(f.Fd())
 	if err := ownFile(f, path); err != nil {
 		f.Close()
 		return nil, err
@@ -121,7 +124,7 @@ func ownFile(f *os.File, path string) error {
 // holderOf names the process the lock file says holds it, if that process
 // still runs; otherwise it says what it knows.
 func holderOf(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadFile(path, atomicfile.MaxRead)
 	if err != nil {
 		return "another dlr run"
 	}

@@ -46,6 +46,7 @@ const (
 
 // State is the content of state.json.
 type State struct {
+	// Version is the file's format (StateFormat when written; format.go).
 	Version    int         `json:"version"`
 	DaemonJSON *DaemonJSON `json:"daemon_json,omitempty"`
 	Sysctl     *Sysctl     `json:"sysctl,omitempty"`
@@ -155,17 +156,31 @@ type Store struct{ Dir string }
 // Load returns the saved state, or an empty one if there is none.
 func (s Store) Load() (State, error) {
 	var st State
-	b, err := os.ReadFile(filepath.Join(s.Dir, fileName))
+	b, err := atomicfile.ReadFile(filepath.Join(s.Dir, fileName), atomicfile.MaxRead)
 	if errors.Is(err, fs.ErrNotExist) {
 		return State{Version: 1}, nil
 	}
 	if err != nil {
 		return st, fmt.Errorf("reading dlr's state: %w", err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("reading dlr's state %s: %w (move it aside to start afresh; backups are in %s)",
-			filepath.Join(s.Dir, fileName), err, filepath.Join(s.Dir, "backups"))
+	return decodeState(filepath.Join(s.Dir, fileName), b, filepath.Join(s.Dir, "backups"))
+}
+
+// decodeState decodes state.json's bytes b: any format up to StateFormat
+// (without a version: format 1), a *FormatError for a newer one.
+func decodeState(path string, b []byte, backups string) (State, error) {
+	var st State
+	v, err := JSONVersion(path, b)
+	if err == nil {
+		err = CheckFormat(path, v, StateFormat)
 	}
+	if err != nil {
+		return st, fmt.Errorf("reading dlr's state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reading dlr's state %s: %w (move it aside to start afresh; backups are in %s)", path, err, backups)
+	}
+	st.Version = v
 	return st, nil
 }
 
@@ -184,10 +199,10 @@ func (s Store) save(st State, nosync bool) error {
 		return err
 	}
 	// Any change of the state ends the record (it covers state.json too).
-	if err := os.Remove(filepath.Join(s.Dir, verifiedName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := atomicfile.Remove(filepath.Join(s.Dir, verifiedName)); err != nil {
 		return err
 	}
-	st.Version = 1
+	st.Version = StateFormat
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -203,7 +218,7 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	if err := s.ensureDir(); err != nil {
 		return "", err
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := atomicfile.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	// Backups may hold credentials: never write them through a symlink
@@ -220,7 +235,7 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	stale, _ := filepath.Glob(filepath.Join(dir, "."+name+".*.dlr-tmp-*"))
 	for _, f := range stale {
 		if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() {
-			os.Remove(f)
+			atomicfile.Remove(f)
 		}
 	}
 	p := filepath.Join(dir, fmt.Sprintf("%s.%s", name, now.UTC().Format("20060102T150405.000000000Z")))
@@ -231,7 +246,7 @@ func (s Store) Backup(name string, b []byte, now time.Time) (string, error) {
 	sort.Strings(old)
 	for len(old) > KeepBackups {
 		if !strings.Contains(filepath.Base(old[0]), ".dlr-tmp-") {
-			os.Remove(old[0])
+			atomicfile.Remove(old[0])
 		}
 		old = old[1:]
 	}
@@ -244,10 +259,12 @@ func (s Store) ensureDir() error {
 	fi, err := os.Lstat(s.Dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		d, err := atomicfile.CreateDir(s.Dir, 0o700)
+		if err != nil {
 			return err
 		}
-		return os.Chmod(s.Dir, 0o700)
+		defer d.Close()
+		return d.Chmod(0o700)
 	case err != nil:
 		return err
 	case fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir():
@@ -332,7 +349,7 @@ func (s Store) sealed(v Verified) Verified {
 // LoadVerified reads the record; nil when there is none or it cannot be
 // read (such as one of another version): it only saves work.
 func (s Store) LoadVerified() *Verified {
-	b, err := os.ReadFile(filepath.Join(s.Dir, verifiedName))
+	b, err := atomicfile.ReadFile(filepath.Join(s.Dir, verifiedName), atomicfile.MaxRead)
 	if err != nil {
 		return nil
 	}

@@ -247,7 +247,7 @@ func TestLockRefusesWhatIsNotDlrs(t *testing.T) {
 	t.Run("a world-writable directory", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "lockdir")
 		os.MkdirAll(dir, 0o700)
-		os.Chmod(dir, 0o1777)
+		os.Chmod(dir, 0o777|os.ModeSticky) // 1777 (Go's Chmod ignores a bare 0o1000)
 		if _, err := Lock(ctx, filepath.Join(dir, "lock")); err == nil || !strings.Contains(err.Error(), "lets others write") {
 			t.Errorf("Lock in a 1777 directory: %v", err)
 		}

@@ -3,6 +3,7 @@ package sysctl
 import (
 	"errors"
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -83,7 +84,7 @@ func Configured(d Dirs, key string) (Setting, []Setting, error) {
 	}
 	var seen []Setting
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := atomicfile.ReadFile(f, atomicfile.MaxRead)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed since it was listed
 		}

@@ -2,6 +2,7 @@ package sysctl
 
 import (
 	"fmt"
+	"github.com/docker-liverestore/dlr/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,7 @@ func Running(procSys string, key string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", key, err)
 	}
-	data, err := os.ReadFile(p)
+	data, err := atomicfile.ReadFile(p, atomicfile.MaxRead)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", key, err)
 	}

@@ -103,7 +103,7 @@ func TestApplyErrors(t *testing.T) {
 	if err := os.Symlink("/dev/null", file); err != nil {
 		t.Fatal(err)
 	}
-	if err := Apply(procSys, Key, 16<<20); err == nil || !strings.Contains(err.Error(), "not a number") {
+	if err := Apply(procSys, Key, 16<<20); err == nil || !strings.Contains(err.Error(), "not a regular file (a character device)") {
 		t.Errorf("Apply whose write does not stick = %v; want a read-back error", err)
 	}
 

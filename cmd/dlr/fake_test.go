@@ -221,7 +221,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	}
 	h.Bridge = func(context.Context, string) ([]string, error) { return []string{"172.17.0.1"}, nil }
 	h.DockerdVersion = func(context.Context, string) (string, error) { return "26.1.5", nil }
-	h.ContainerdVersions = func(context.Context, string) (string, string, error) { return "1.7.24~ds1", "1.7.24~ds1", nil }
+	h.ContainerdVersions = func(context.Context, string, int) (string, string, error) { return "1.7.24~ds1", "1.7.24~ds1", nil }
 	h.T.Verify = 500 * time.Millisecond
 	h.T.Lock = 500 * time.Millisecond
 	e.h = ops.NewEnv(h)

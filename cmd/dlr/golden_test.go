@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -78,6 +79,22 @@ func goldenCases() []goldenCase {
 			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10}}
 			e.h.Stdin = strings.NewReader(aptHookInput)
 		}, [][]string{{"preflight", "--apt-hook", "--json"}}},
+		// Issue 21, item 2: a .deb path with spaces (apt writes it raw at
+		// the end of the line), and a line dlr cannot read that names no
+		// Docker package: a note, never fatal.
+		{"preflight-apt-spaces", func(e *testEnv) {
+			e.write(daemonJSON, "{\"live-restore\": true}\n")
+			e.d.liveRestore = true
+			e.h.Stdin = strings.NewReader("VERSION 3\nAPT::Architecture=amd64\n\n" +
+				"docker.io 26.1.5+dfsg1-9+deb13u1+b1 amd64 none < 28.5.2+dfsg4-5 amd64 none /root/My Debs/docker.io_28.5.2_amd64.deb\n" +
+				"something apt never wrote\n")
+		}, [][]string{{"preflight", "--apt-hook"}}},
+		// Issue 21, item 9: no "0 FAIL, 0 WARN" before the failure when the
+		// running dockerd does not answer.
+		{"preflight-no-info", func(e *testEnv) {
+			e.d.infoErr = errors.New("GET /info: no answer after 5s")
+			e.h.Stdin = strings.NewReader(aptHookInput)
+		}, [][]string{{"preflight", "--apt-hook"}}},
 		{"preflight-not-docker", func(e *testEnv) {
 			e.h.Stdin = strings.NewReader("VERSION 3\nAPT::Architecture=amd64\n\ntini - - none < 0.19.0-6+b2 amd64 none /tmp/tini.deb\n")
 		}, [][]string{{"preflight", "--apt-hook"}, {"preflight", "--apt-hook", "extra"}}},

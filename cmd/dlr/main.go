@@ -31,6 +31,7 @@ func main() {
 		go func() {
 			sig := <-c
 			fmt.Fprintf(os.Stderr, "dlr %s: interrupted (%v); it changes nothing\n", cmd, sig)
+			host.KillChildren() // no dpkg-deb left blocked on a FIFO
 			os.Exit(exitFailed)
 		}()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/restore"
+	"github.com/docker-liverestore/dlr/safetext"
 )
 
 // writeJSON prints the report as JSON (docs/json.md).
@@ -23,11 +24,20 @@ func writeJSON(w io.Writer, r *ops.Report) error {
 
 // writeText prints the report for a person: what was done, then notes and
 // warnings, then the error with what to do next.
+//
+// Every string of the report is untrusted text as far as a terminal goes
+// (container names, versions, file contents): safetext.Report escapes
+// their control characters and cuts long ones, once, here, before any of
+// it is printed.
 func writeText(out, stderr io.Writer, r *ops.Report) error {
 	stdout := &errWriter{w: out}
 	for _, p := range r.DiffPaths() {
-		fmt.Fprint(stdout, r.Diffs[p])
+		fmt.Fprint(stdout, cleanLines(r.Diffs[p]))
 	}
+	diffs := r.Diffs
+	r.Diffs = nil // printed above, line by line
+	safetext.Report(r)
+	r.Diffs = diffs
 	prefix := ""
 	if r.DryRun {
 		prefix = "would: "
@@ -67,6 +77,19 @@ func writeText(out, stderr io.Writer, r *ops.Report) error {
 		fmt.Fprintln(stderr, errorLine(stderr, fmt.Sprintf("dlr %s: %s", r.Command, strings.TrimSpace(msg))))
 	}
 	return stdout.err
+}
+
+// cleanLines is safetext.Clean for each line of a multi-line text.
+func cleanLines(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		nl := strings.HasSuffix(l, "\n")
+		lines[i] = safetext.Clean(strings.TrimSuffix(l, "\n"))
+		if nl {
+			lines[i] += "\n"
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // errWriter keeps the first write error (a full disk, a closed pipe).
@@ -202,6 +225,9 @@ func writePreflight(w io.Writer, p *ops.PreflightReport) {
 		parts = append(parts, c.String())
 	}
 	fmt.Fprintf(w, "dlr preflight: %s\n", strings.Join(parts, ", "))
+	if len(p.Items) == 0 {
+		return // no verdict (the error says why): no "0 FAIL, 0 WARN"
+	}
 	writeCheck(w, &p.CheckReport)
 }
 

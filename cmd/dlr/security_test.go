@@ -82,10 +82,12 @@ func listDir(t *testing.T, dir string) string {
 // state directory and the backups directory are 0700 and their files 0600,
 // whatever the umask.
 func TestStateAndBackupsPrivate(t *testing.T) {
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
 	e := newTestEnv(t)
 	e.write(daemonJSON, "{\"registry-mirrors\": [\"https://user:secret@mirror.example\"]}\n")
+	// After the test's own files: a umask of 0 would make them writable by
+	// all, which dlr refuses to write in (TestDirRefusesOtherUsers).
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
 	if code, out, errOut := e.run("enable"); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}

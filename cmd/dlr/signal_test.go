@@ -106,3 +106,56 @@ func TestSignalsEndCommands(t *testing.T) {
 		})
 	}
 }
+
+// Issue 21, item 7: SIGTERM to `dlr preflight` given a FIFO as a .deb
+// ended dlr with os.Exit and left dpkg-deb blocked for ever on the FIFO.
+// dlr now kills the programs it runs before it exits.
+func TestSignalLeavesNoChild(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb is not installed: it is the child this test needs")
+	}
+	p := newProcHost(t)
+	fifo := p.path("blocked.deb")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(p.bin, "preflight", "--root", p.dir, fifo)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // dpkg-deb is waiting on the FIFO by now
+	if holders := fifoReaders(fifo); len(holders) == 0 {
+		t.Logf("no process has the FIFO open yet (output so far: %s)", out.String())
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	c.Wait()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && len(fifoReaders(fifo)) > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if holders := fifoReaders(fifo); len(holders) > 0 {
+		for _, pid := range holders {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		t.Errorf("processes %v still hold %s after dlr ended:\n%s", holders, fifo, out.String())
+	}
+}
+
+// fifoReaders lists the processes whose command line names path.
+func fifoReaders(path string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(b), path) && !strings.Contains(string(b), "preflight") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

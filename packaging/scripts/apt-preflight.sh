@@ -37,10 +37,17 @@ is_yes PREFLIGHT yes || exit 0
 
 strict=no
 is_yes STRICT no && strict=yes
+# timeout(1) reads 0 as "no limit": a hanging dlr would hold apt for ever.
+# Whole seconds from 1 to 600 are taken; anything else is refused, saying so.
 limit=$(setting PREFLIGHT_TIMEOUT 30)
 case "$limit" in
-'' | *[!0-9]*) limit=30 ;;
+'' | *[!0-9]* | 0* | ????*) limit_ok=no ;;
+*) if [ "$limit" -le 600 ]; then limit_ok=yes; else limit_ok=no; fi ;;
 esac
+if [ "$limit_ok" = no ]; then
+	shout "warning: PREFLIGHT_TIMEOUT=$limit in $DLR_SETTINGS is not a whole number of seconds from 1 to 600; using 30"
+	limit=30
+fi
 
 rc=0
 if command -v dlr >/dev/null 2>&1; then
