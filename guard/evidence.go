@@ -37,6 +37,7 @@ var Matrix = []Measured{
 	// 2026-12-07.
 	{"dockerd", "28.5.2", "29.6.0", true, "ce-upgrade-day/apt-docker-ce-29.6.0: 9/9 containers kept their PIDs, ports answered, health probes went on (docker-ce 28.5.2 -> 29.6.0 by its own restart)"},
 	{"dockerd", "29.6.0", "29.7.1", true, "ce-minor/apt-docker-ce-29.7.1: 9/9 containers kept their PIDs, ports answered, health probes went on (docker-ce 29.6.0 -> 29.7.1 by its own restart)"},
+	{"dockerd", "29.7.0", "29.7.1", true, "ce-patch/apt-docker-ce-29.7.1: 9/9 containers kept their PIDs, ports answered, health probes went on (docker-ce 29.7.0 -> 29.7.1 by its own restart)"},
 	{"dockerd", "29.7.1", "29.6.0", true, "ce-downgrade/apt-docker-ce-29.6.0: 9/9 containers kept their PIDs, ports answered, health probes went on (docker-ce 29.7.1 -> 29.6.0, a downgrade, by its own restart)"},
 	{"dockerd", "29.7.1", "29.7.1", true, "ce-reinstall/apt-reinstall-docker-ce-29.7.1: 9/9 containers kept their PIDs (docker-ce 29.7.1 reinstalled, restarted by its own postinst)"},
 	{"containerd", "1.6.20", "1.7.24", true, "bookworm-trixie/apt-trixie-docker: 6/6 containers kept their PIDs (Debian 1.6.20~ds1 -> 1.7.24~ds1)"},
