@@ -163,13 +163,24 @@ func scriptActions(script, text string) []unitAction {
 			if !ok {
 				continue
 			}
-			out = append(out, unitAction{script: script, unit: unitOf(u.unit), line: l, daemon: d, action: u.action, onUpgrade: onUpgrade})
+			out = append(out, unitAction{script: script, unit: unitOf(u.unit), line: shownLine(l), daemon: d, action: u.action, onUpgrade: onUpgrade})
 		}
 	}
 	return out
 }
 
 type unitVerb struct{ unit, action string }
+
+// shownLine is a script line as a finding quotes it: without its
+// redirections and "|| true" tail.
+func shownLine(l string) string {
+	for _, cut := range []string{" >", " 2>", " ||"} {
+		if i := strings.Index(l, cut); i > 0 {
+			l = l[:i]
+		}
+	}
+	return strings.TrimSpace(l)
+}
 
 // commandsOf reads every command of a line (split at ;, && and ||) with
 // [unitCommand].

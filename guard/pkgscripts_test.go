@@ -38,11 +38,11 @@ func TestScriptRole(t *testing.T) {
 	}{
 		{"Debian docker.io 28.5.2", debScripts(t, "debian-docker.io-28.5.2"), Dockerd, false, "never restart docker.service on upgrade (only a start"},
 		{"Debian docker.io 20.10.24", debScripts(t, "debian-docker.io-20.10.24"), Dockerd, false, "never restart"},
-		{"Debian containerd 2.1.9", debScripts(t, "debian-containerd-2.1.9"), Containerd, true, "its postinst restarts containerd.service on upgrade (deb-systemd-invoke $_dh_action 'containerd.service'"},
+		{"Debian containerd 2.1.9", debScripts(t, "debian-containerd-2.1.9"), Containerd, true, "its postinst restarts containerd.service on upgrade (deb-systemd-invoke $_dh_action 'containerd.service')"},
 		{"Debian containerd 1.6.20", debScripts(t, "debian-containerd-1.6.20"), Containerd, true, "restarts containerd.service on upgrade"},
 		{"docker-ce 24.0.5 .deb", debScripts(t, "dockerce-24.0.5"), Dockerd, true, "its postinst restarts docker.service on upgrade"},
 		{"docker-ce 20.10 .deb", debScripts(t, "dockerce-20.10"), Dockerd, true, "invoke-rc.d docker $_dh_action"},
-		{"docker-ce .rpm", ParseRPMScripts(readScript(t, "dockerce.rpm-scripts")), Dockerd, true, "its postuninstall restarts docker.service on upgrade (/usr/lib/systemd/systemd-update-helper mark-restart-system-units"},
+		{"docker-ce .rpm", ParseRPMScripts(readScript(t, "dockerce.rpm-scripts")), Dockerd, true, "its postuninstall restarts docker.service on upgrade (/usr/lib/systemd/systemd-update-helper mark-restart-system-units docker.service)"},
 		{"docker-ce .rpm, older systemd", ParseRPMScripts(readScript(t, "dockerce-el7.rpm-scripts")), Dockerd, true, "systemctl try-restart docker.service"},
 		{"stop on upgrade", PkgScripts{"deb", map[string]string{"prerm": "#!/bin/sh\nsystemctl stop docker.service || true\n", "postinst": "#!/bin/sh\nsystemctl start docker.service\n"}}, Dockerd, true, "its prerm stops docker.service on upgrade"},
 		{"stop on remove, one line", PkgScripts{"deb", map[string]string{"prerm": "#!/bin/sh\nif [ \"$1\" = remove ]; then systemctl stop docker.service; fi\n"}}, Dockerd, false, "never restart"},
