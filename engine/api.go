@@ -25,6 +25,9 @@ type Info struct {
 	Labels         []string       `json:"Labels"`
 	DefaultRuntime string         `json:"DefaultRuntime"`
 	RegistryConfig RegistryConfig `json:"RegistryConfig"`
+	// SecurityOptions are e.g. "name=seccomp,profile=builtin",
+	// "name=rootless" (a rootless dockerd).
+	SecurityOptions []string `json:"SecurityOptions"`
 	// FirewallBackend is nil before API 1.49 (Docker 28.1).
 	FirewallBackend *FirewallInfo `json:"FirewallBackend"`
 }
@@ -157,6 +160,34 @@ type HostConfig struct {
 	// DeviceRequests are --gpus requests (driver "nvidia", or capability
 	// "gpu").
 	DeviceRequests []DeviceRequest `json:"DeviceRequests"`
+	// AutoRemove: started with --rm (removed when it exits).
+	AutoRemove bool `json:"AutoRemove"`
+	// ExtraHosts are the --add-host entries as stored ("name:ip", with
+	// any whitespace the daemon that created it kept).
+	ExtraHosts []string `json:"ExtraHosts"`
+	// NetworkMode is "default", "bridge", "host", "none",
+	// "container:ID" or a network's name.
+	NetworkMode string `json:"NetworkMode"`
+	// Mounts are the --mount specifications (not -v), with their volume
+	// options.
+	Mounts []MountSpec `json:"Mounts"`
+}
+
+// MountSpec is one --mount of a container's host configuration.
+type MountSpec struct {
+	Type          string         `json:"Type"`
+	Source        string         `json:"Source"`
+	Target        string         `json:"Target"`
+	VolumeOptions *VolumeOptions `json:"VolumeOptions"`
+}
+
+// VolumeOptions are a --mount volume's options; DriverConfig.Options are
+// the volume driver's (the local driver's type, device, o).
+type VolumeOptions struct {
+	DriverConfig *struct {
+		Name    string            `json:"Name"`
+		Options map[string]string `json:"Options"`
+	} `json:"DriverConfig"`
 }
 
 // DeviceMapping is one --device of a container.
@@ -176,6 +207,8 @@ type DeviceRequest struct {
 // MountPoint is one mount of a container (GET /containers/{id}/json).
 type MountPoint struct {
 	Type        string `json:"Type"`
+	Name        string `json:"Name"`   // a volume's name
+	Driver      string `json:"Driver"` // a volume's driver ("local")
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 }

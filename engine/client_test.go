@@ -201,6 +201,7 @@ func TestInfo(t *testing.T) {
 				ContainersRunning:  2,
 				DefaultRuntime:     "runc",
 				Swarm:              Swarm{NodeID: "qdaqgj2r6fudf6vn7xvlbdwzu", LocalNodeState: "active", ControlAvailable: true},
+				SecurityOptions:    []string{"name=seccomp,profile=default", "name=cgroupns"},
 			},
 		},
 		{
@@ -221,13 +222,15 @@ func TestInfo(t *testing.T) {
 				ContainersRunning:  3,
 				DefaultRuntime:     "runc",
 				Swarm:              Swarm{LocalNodeState: "inactive"},
+				SecurityOptions:    []string{"name=apparmor", "name=seccomp,profile=builtin", "name=cgroupns"},
 			},
 		},
 		{
 			name:     "no Api-Version header: unversioned paths",
 			daemon:   &fakeDaemon{routes: map[string]string{"/info": "info-26.1.json"}},
 			wantPath: "/info",
-			want:     Info{ID: "5a9b6a2e-3c1d-4f7e-8b2a-9d0c4e6f1a37", Name: "trixie-web2", ServerVersion: "26.1.5+dfsg1", LiveRestoreEnabled: true, DockerRootDir: "/srv/docker", Driver: "overlay2", LoggingDriver: "local", CgroupDriver: "systemd", CgroupVersion: "2", Containers: 4, ContainersRunning: 3, Swarm: Swarm{LocalNodeState: "inactive"}, DefaultRuntime: "runc"},
+			want: Info{ID: "5a9b6a2e-3c1d-4f7e-8b2a-9d0c4e6f1a37", Name: "trixie-web2", ServerVersion: "26.1.5+dfsg1", LiveRestoreEnabled: true, DockerRootDir: "/srv/docker", Driver: "overlay2", LoggingDriver: "local", CgroupDriver: "systemd", CgroupVersion: "2", Containers: 4, ContainersRunning: 3, Swarm: Swarm{LocalNodeState: "inactive"}, DefaultRuntime: "runc",
+				SecurityOptions: []string{"name=apparmor", "name=seccomp,profile=builtin", "name=cgroupns"}},
 		},
 	}
 	for _, tt := range tests {
@@ -324,7 +327,15 @@ func TestInspect(t *testing.T) {
 			RestartPolicy: RestartPolicy{Name: "unless-stopped"},
 			LogConfig:     LogConfig{Type: "local", Config: map[string]string{"max-size": "20m"}},
 			Runtime:       "runc",
+			NetworkMode:   "default",
 		},
+	}
+	// Empty and absent lists are the same to dlr.
+	if len(got.HostConfig.ExtraHosts) == 0 {
+		got.HostConfig.ExtraHosts = nil
+	}
+	if len(got.HostConfig.Mounts) == 0 {
+		got.HostConfig.Mounts = nil
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Inspect =\n%+v\nwant\n%+v", got, want)

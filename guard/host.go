@@ -102,11 +102,22 @@ func Dependents(units []string) Finding {
 }
 
 // RestartPolicies: a container without one stays down if live restore
-// cannot apply. noPolicy names them.
-func RestartPolicies(noPolicy []string) Finding {
+// cannot apply. noPolicy are the containers without one that Docker lets have one;
+// autoRemove the --rm containers, for which Docker refuses a restart policy
+// (`docker update --restart` fails on them).
+func RestartPolicies(noPolicy, autoRemove []string) Finding {
 	f := Finding{Rule: "restart-policy", Title: "running containers have a restart policy"}
+	var say, fix []string
 	if len(noPolicy) > 0 {
-		f.Severity, f.Message, f.Fix = Warn, strings.Join(noPolicy, ", ")+" would stay down if live restore cannot apply", "docker update --restart unless-stopped NAME"
+		say = append(say, strings.Join(noPolicy, ", ")+" would stay down if live restore cannot apply")
+		fix = append(fix, "docker update --restart unless-stopped NAME")
+	}
+	if len(autoRemove) > 0 {
+		say = append(say, strings.Join(autoRemove, ", ")+" (started with --rm) would be gone for good")
+		fix = append(fix, "a --rm container cannot have a restart policy (Docker refuses both): recreate it without --rm and with --restart unless-stopped if it must come back")
+	}
+	if len(say) > 0 {
+		f.Severity, f.Message, f.Fix = Warn, strings.Join(say, "; "), strings.Join(fix, "; ")
 	}
 	return f
 }

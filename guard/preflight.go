@@ -83,6 +83,12 @@ type Transaction struct {
 	LiveRestore bool
 	// Containers are the running containers' names.
 	Containers []string
+	// Props are the running containers' properties for the hazard table,
+	// by name (a container without an entry is judged by the evidence
+	// table alone).
+	Props map[string]Props
+	// Host are the daemon settings the hazard table depends on.
+	Host HostProps
 	// Bond is dlr check's containerd-bond finding: Fail when docker.service
 	// goes down with containerd.service.
 	Bond Finding
@@ -113,6 +119,21 @@ func Preflight(t Transaction) []Finding {
 	dockerdNow, dockerdNext, bondNow := false, false, false
 	dockerdTo := ""
 	var dockerdVerdict Finding
+	// With two dockerd packages in one transaction (docker-ce installed
+	// while docker.io is removed), the one installed decides: the removal
+	// stops dockerd, the installed package starts its own, which restores
+	// the containers. Name order decides nothing.
+	installing, replaced := "", false // replaced: a dockerd package is removed
+	for _, c := range t.Changes {
+		if r, ok := Roles[c.Package]; ok && r.Daemon == Dockerd {
+			if c.Remove {
+				replaced = true
+			} else {
+				installing = c.Package + " " + c.New
+			}
+		}
+	}
+	var containerdDown Finding
 	for _, c := range t.Changes {
 		role, ok := t.role(c.Package)
 		if !ok {
@@ -130,6 +151,14 @@ func Preflight(t Transaction) []Finding {
 		}
 		switch role.Daemon {
 		case Dockerd:
+			if c.Remove && installing != "" {
+				f.Message = "dockerd stops with its package; " + installing + ", installed in the same transaction, starts its own and restores the containers (see its line)"
+				if t.Dockerd != "" && !t.LiveRestore {
+					f.Severity, f.Message = Fail, "dockerd stops and, with live restore off, stops every container"
+					f.Fix = "dlr enable, before the upgrade"
+				}
+				break
+			}
 			if c.Remove {
 				f.Severity = Warn
 				f.Message = "dockerd stops; containers keep running only with live restore on, and nothing manages them until Docker is installed again"
@@ -150,7 +179,9 @@ func Preflight(t Transaction) []Finding {
 			dockerdTo = c.New
 			v := RestoreVerdict("dockerd", from, c.New)
 			when := "the next docker restart"
-			if restarts {
+			if restarts || replaced || c.Old == "" {
+				// A package that replaces another, or is installed fresh,
+				// starts dockerd as it installs.
 				dockerdNow = true
 				when = "its restart now"
 			} else {
@@ -179,6 +210,10 @@ func Preflight(t Transaction) []Finding {
 				break
 			}
 			v := RestoreVerdict("containerd", c.Old, c.New)
+			if d := ContainerdDowngrade(c.Old, c.New); d.Severity == Fail && len(t.Containers) > 0 {
+				v = d
+				containerdDown = d
+			}
 			f.Severity, f.Fix = v.Severity, v.Fix
 			f.Message = "containerd restarts (" + known + "): " + v.Message
 			if !restarts {
@@ -205,6 +240,12 @@ func Preflight(t Transaction) []Finding {
 		return nil
 	}
 	cs := containerFindings(t, dockerdNow, dockerdNext, dockerdTo, dockerdVerdict)
+	if containerdDown.Severity == Fail {
+		for i := range cs {
+			cs[i].Severity, cs[i].Fix = Fail, containerdDown.Fix
+			cs[i].Message = "at risk: " + containerdDown.Message
+		}
+	}
 	if bondNow && !dockerdNow {
 		for i := range cs {
 			cs[i].Severity, cs[i].Fix = Warn, t.Bond.Fix
@@ -228,6 +269,10 @@ func containerFindings(t Transaction, dockerdNow, dockerdNext bool, to string, v
 		switch {
 		case dockerdNow && !t.LiveRestore:
 			f.Severity, f.Message, f.Fix = Fail, "at risk: stopped when dockerd stops or restarts (live restore is off)", "dlr enable, before the upgrade"
+		case dockerdNow && t.LiveRestore && len(hits(t, n, to)) > 0:
+			f = hazardFinding(f, t, n, to, v, "at its restore now")
+		case dockerdNext && t.LiveRestore && len(hits(t, n, to)) > 0:
+			f = hazardFinding(f, t, n, to, v, "kept now; at the next docker restart onto "+Version(to))
 		case dockerdNow && v.Severity == Pass:
 			f.Message = "restored by live restore: " + v.Message
 		case dockerdNow:
@@ -244,6 +289,54 @@ func containerFindings(t Transaction, dockerdNow, dockerdNext bool, to string, v
 		out = append(out, f)
 	}
 	return out
+}
+
+// hits are the hazard table's rows that hit container n when release to
+// restores it.
+func hits(t Transaction, n, to string) []Hit {
+	p, ok := t.Props[n]
+	if !ok || to == "" {
+		return nil
+	}
+	return HazardsFor(to, p, t.Host)
+}
+
+// hazardFinding is a container's verdict when hazard rows hit it: the
+// worst row's harm decides (FAIL for removed, data loss, a daemon panic;
+// WARN for degraded), never milder than the evidence's verdict v; the fix
+// names the release with the fix.
+func hazardFinding(f Finding, t Transaction, n, to string, v Finding, when string) Finding {
+	hs := hits(t, n, to)
+	w, _ := WorstHit(hs)
+	var say []string
+	for _, h := range hs {
+		say = append(say, h.Sentence(to))
+	}
+	f.Severity = max(w.Hazard.Harm.Severity(), v.Severity)
+	f.Message = when + ": " + strings.Join(say, "; ")
+	f.Fix = w.FixFor(n)
+	return f
+}
+
+// ContainerdDowngrade judges a change of containerd from 2.x to 1.x: the
+// shims of containers started under 2.x speak task API v3, which 1.x
+// cannot talk to, so running containers are orphaned (containerd's own
+// account, containerd/containerd#11720, open). Any other change: Pass.
+func ContainerdDowngrade(from, to string) Finding {
+	major := func(v string) int {
+		m, _, _ := strings.Cut(Version(v), ".")
+		n := 0
+		fmt.Sscanf(m, "%d", &n)
+		return n
+	}
+	f := Finding{Rule: "containerd-downgrade", Subject: "containerd"}
+	if Version(from) == "" || Version(to) == "" || major(from) < 2 || major(to) >= 2 {
+		return f
+	}
+	f.Severity = Fail
+	f.Message = fmt.Sprintf("containerd %s -> %s is a downgrade from 2.x to 1.x: the running containers' shims speak task API v3, which containerd 1.x cannot talk to, so they are orphaned (containerd/containerd#11720, open; from upstream's report)", Version(from), Version(to))
+	f.Fix = "stop the containers before downgrading containerd, or keep containerd " + Version(from)
+	return f
 }
 
 func orNoVersion(v string) string {

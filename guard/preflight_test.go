@@ -95,3 +95,77 @@ func TestPreflight(t *testing.T) {
 		t.Errorf("nothing of Docker's daemons: %v", fs)
 	}
 }
+
+// TestPreflightTwoDockerds is issue 21 item 5: docker-ce 24.0.3 installed
+// while docker.io is removed. The installed package decides (24.0.3
+// restores the containers now and panics on a bind mount), not the last
+// package in name order ("unmanaged until Docker is installed again").
+func TestPreflightTwoDockerds(t *testing.T) {
+	changes := []PkgChange{
+		{Package: "docker-ce", New: "5:24.0.3-1~debian.12~bookworm"},
+		{Package: "docker.io", Old: "20.10.24+dfsg1-1+deb12u1", Remove: true},
+	}
+	for _, order := range [][]PkgChange{changes, {changes[1], changes[0]}} {
+		tr := Transaction{Changes: order, Dockerd: "20.10.24+dfsg1", LiveRestore: true, Containers: []string{"web", "db"},
+			Props: map[string]Props{"db": {Mounts: []Mount{{Type: "bind"}}, NetworkMode: "default"}, "web": {NetworkMode: "default"}}}
+		got := byRule(Preflight(tr))
+		web, db := got["preflight-container/web"], got["preflight-container/db"]
+		if strings.Contains(web.Message+db.Message, "unmanaged") {
+			t.Errorf("the removal decided: web %q, db %q", web.Message, db.Message)
+		}
+		if web.Severity != Fail || !strings.Contains(web.Message, "24.0.3") {
+			t.Errorf("web on 24.0.3 (known bad): %v %q", web.Severity, web.Message)
+		}
+		if db.Severity != Fail || !strings.Contains(db.Message, "daemon panic") || !strings.Contains(db.Fix, "24.0.4") {
+			t.Errorf("db (bind mount) on 24.0.3: %v %q fix %q", db.Severity, db.Message, db.Fix)
+		}
+		if rm := got["preflight-dockerd/docker.io"]; !strings.Contains(rm.Message, "docker-ce 5:24.0.3") {
+			t.Errorf("docker.io's removal does not name its replacement: %q", rm.Message)
+		}
+	}
+}
+
+// TestPreflightHazards: the release the transaction installs decides a
+// container's verdict by the hazard table: FAIL for removed, WARN for
+// degraded, the fix names the release that fixes it.
+func TestPreflightHazards(t *testing.T) {
+	props := map[string]Props{"rmme": {AutoRemove: true}, "hc": {Health: true, RestartPolicy: "unless-stopped"}, "plain": {}}
+	tr := Transaction{Changes: []PkgChange{{Package: "docker.io", Old: "20.10.24+dfsg1-1+deb12u1", New: "20.10.24+dfsg1-1+deb12u1"}},
+		Dockerd: "20.10.24+dfsg1", LiveRestore: true, Containers: []string{"rmme", "hc", "plain"}, Props: props}
+	got := byRule(Preflight(tr))
+	if f := got["preflight-container/rmme"]; f.Severity != Fail || !strings.Contains(f.Message, "moby/moby#46308") || !strings.Contains(f.Fix, "24.0.8") {
+		t.Errorf("rmme: %v %q fix %q", f.Severity, f.Message, f.Fix)
+	}
+	if f := got["preflight-container/hc"]; f.Severity != Warn || !strings.Contains(f.Message, "moby/moby#41871") {
+		t.Errorf("hc: %v %q", f.Severity, f.Message)
+	}
+	if f := got["preflight-container/plain"]; f.Severity != Pass {
+		t.Errorf("plain: %v %q", f.Severity, f.Message)
+	}
+	// upstream 29.3.1 restoring a container with a spaced extra host
+	tr = Transaction{Changes: []PkgChange{{Package: "docker-ce", Old: "5:26.1.5-1", New: "5:29.3.1-1~debian.13~trixie"}},
+		Dockerd: "26.1.5+dfsg1", LiveRestore: true, Containers: []string{"spacey"},
+		Props: map[string]Props{"spacey": {ExtraHosts: []string{"foo: 1.2.3.4"}, NetworkMode: "bridge"}}}
+	if f := byRule(Preflight(tr))["preflight-container/spacey"]; f.Severity != Fail || !strings.Contains(f.Message, "daemon panic") || !strings.Contains(f.Fix, "29.4.0") {
+		t.Errorf("spacey onto 29.3.1: %v %q fix %q", f.Severity, f.Message, f.Fix)
+	}
+}
+
+// TestPreflightContainerdDowngrade: 2.x -> 1.x with running containers
+// FAILs (containerd/containerd#11720); 1.x -> 2.x does not.
+func TestPreflightContainerdDowngrade(t *testing.T) {
+	down := Transaction{Changes: []PkgChange{{Package: "containerd", Old: "2.1.9~ds1-5", New: "1.7.24~ds1-6+deb13u1"}},
+		Dockerd: "28.5.2", LiveRestore: true, Containers: []string{"web"}}
+	got := byRule(Preflight(down))
+	if f := got["preflight-containerd/containerd"]; f.Severity != Fail || !strings.Contains(f.Message, "containerd/containerd#11720") {
+		t.Errorf("downgrade: %v %q", f.Severity, f.Message)
+	}
+	if f := got["preflight-container/web"]; f.Severity != Fail {
+		t.Errorf("web under a downgrade: %v %q", f.Severity, f.Message)
+	}
+	up := down
+	up.Changes = []PkgChange{{Package: "containerd", Old: "1.7.24~ds1", New: "2.1.9~ds1"}}
+	if f := byRule(Preflight(up))["preflight-containerd/containerd"]; f.Severity == Fail {
+		t.Errorf("upgrade failed: %q", f.Message)
+	}
+}

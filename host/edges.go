@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker-liverestore/dlr/atomicfile"
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/guard"
 )
 
 // The real connections behind Env's function fields: each runs a program
@@ -110,7 +111,27 @@ func containerOf(d engine.ContainerDetail) *Container {
 		}
 	}
 	sort.Strings(f.Networks)
+	f.Props = propsOf(d)
 	return f
+}
+
+// propsOf reads what guard's hazard table looks at from a container's
+// inspect: --rm, restart policy, mounts (with the volume options --mount
+// gave), health check, extra hosts, network mode.
+func propsOf(d engine.ContainerDetail) guard.Props {
+	hc := d.HostConfig
+	p := guard.Props{AutoRemove: hc.AutoRemove, RestartPolicy: hc.RestartPolicy.Name, Health: d.State.Health != nil,
+		ExtraHosts: hc.ExtraHosts, NetworkMode: hc.NetworkMode}
+	opts := map[string]map[string]string{} // a --mount volume's options, by volume name
+	for _, m := range hc.Mounts {
+		if m.Type == "volume" && m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil {
+			opts[m.Source] = m.VolumeOptions.DriverConfig.Options
+		}
+	}
+	for _, m := range d.Mounts {
+		p.Mounts = append(p.Mounts, guard.Mount{Type: m.Type, Name: m.Name, Driver: m.Driver, Options: opts[m.Name]})
+	}
+	return p
 }
 
 // portsOf lists the host sides of published ports ("8080/tcp" -> bindings),

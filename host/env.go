@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/docker-liverestore/dlr/buffers"
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/unit"
 )
 
@@ -41,6 +43,9 @@ type Info struct {
 	// Firewall is GET /info's FirewallBackend.Driver ("iptables",
 	// "nftables", "iptables+firewalld"), "" before Docker 28.1.
 	Firewall string
+	// Rootless: the daemon runs rootless (SecurityOptions has
+	// "name=rootless").
+	Rootless bool
 }
 
 // SwarmActive reports whether a swarm state means the node is (becoming) a
@@ -68,6 +73,8 @@ type Container struct {
 	Ports        []Port   // the published ports' host sides
 	Networks     []string // user-defined networks (not bridge, host, none)
 	LogPath      string   // the json-file log, "" for other drivers
+	// Props are what guard's hazard table looks at, from the same inspect.
+	Props guard.Props `json:",omitempty"`
 }
 
 // Health is a container's health check and its last probe.
@@ -295,5 +302,16 @@ func (a engineInfo) Info(ctx context.Context) (Info, error) {
 		DefaultRuntime: i.DefaultRuntime,
 		Mirrors:        i.RegistryConfig.Mirrors,
 		Firewall:       firewallDriver(i.FirewallBackend),
+		Rootless:       rootless(i.SecurityOptions),
 	}, nil
+}
+
+// rootless reports whether dockerd's security options say it runs rootless.
+func rootless(opts []string) bool {
+	for _, o := range opts {
+		if o == "name=rootless" || strings.HasPrefix(o, "name=rootless,") {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/docker-liverestore/dlr/unit"
 )
@@ -201,8 +202,15 @@ func (e *Env) readUnit(ctx context.Context, f *Facts) error {
 	}
 	u := f.Unit
 	if len(u.ExecStart) > 0 {
-		env := unit.MergeEnvironment(u.Environment, e.envFiles(u, f)...)
-		f.UnitCmd = Cmdline{Args: unit.ExpandArgv(u.ExecStart[0], env), Source: f.Service + " ExecStart"}
+		files, read := e.envFiles(u, f)
+		env := unit.MergeEnvironment(u.Environment, files...)
+		src := f.Service + " ExecStart"
+		if len(read) > 0 {
+			// Fedora's OPTIONS=--live-restore in /etc/sysconfig/docker:
+			// say where the flag comes from.
+			src += " with variables from " + strings.Join(read, ", ")
+		}
+		f.UnitCmd = Cmdline{Args: unit.ExpandArgv(u.ExecStart[0], env), Source: src}
 	}
 	if u.ActiveState == "active" || u.ActiveState == "reloading" {
 		f.Active = true
@@ -213,8 +221,8 @@ func (e *Env) readUnit(ctx context.Context, f *Facts) error {
 
 // envFiles reads the unit's EnvironmentFile= files (/etc/default/docker's
 // DOCKER_OPTS, /etc/sysconfig/docker's OPTIONS), which feed ExecStart.
-func (e *Env) envFiles(u *unit.Unit, f *Facts) []map[string]string {
-	var out []map[string]string
+// read names the files read.
+func (e *Env) envFiles(u *unit.Unit, f *Facts) (out []map[string]string, read []string) {
 	for _, ef := range u.EnvironmentFiles {
 		b, err := os.ReadFile(e.Path(ef.Path))
 		if err != nil {
@@ -229,8 +237,9 @@ func (e *Env) envFiles(u *unit.Unit, f *Facts) []map[string]string {
 			continue
 		}
 		out = append(out, m)
+		read = append(read, ef.Path)
 	}
-	return out
+	return out, read
 }
 
 // UnitNamed reads another unit than the Docker one over the same

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker-liverestore/dlr/engine"
+	"github.com/docker-liverestore/dlr/guard"
 )
 
 func TestParseNATPorts(t *testing.T) {
@@ -74,7 +75,8 @@ func TestContainerOf(t *testing.T) {
 	want := &Container{ID: "abc", Name: "web", PID: 42, RestartPolicy: "always", Published: true, RestartCount: 2,
 		Health:   &Health{Status: "healthy", Interval: time.Second, Timeout: 30 * time.Second, LastProbe: probe},
 		Ports:    []Port{{"0.0.0.0", 8080, "tcp", 8080}, {"::", 8080, "tcp", 8080}},
-		Networks: []string{"appnet"}, LogPath: "/var/lib/docker/containers/abc/abc-json.log"}
+		Networks: []string{"appnet"}, LogPath: "/var/lib/docker/containers/abc/abc-json.log",
+		Props: guard.Props{RestartPolicy: "always", Health: true}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("containerOf =\n%+v\nwant\n%+v", got, want)
 	}

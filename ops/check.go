@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/docker-liverestore/dlr/guard"
@@ -40,6 +41,7 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		lr.DaemonOn = info.LiveRestore
 	}
 	c.add(guard.LiveRestoreOn(lr))
+	c.add(guard.Protectable(e.unprotectable(f, info)))
 
 	if info == nil {
 		c.add(guard.Finding{Rule: "swarm", Severity: guard.Skip, Title: "not a swarm node", Message: "daemon not reachable"})
@@ -55,13 +57,27 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		lrOn = info.LiveRestore
 	}
 	e.checkRestartPath(c, f, lrOn)
-	if info != nil && e.Containers != nil {
-		e.checkContainers(ctx, c, f, cfg, lr.DaemonOn)
+	// A restart of docker.service starts the installed dockerd: its
+	// release restores the containers (the running one when unknown).
+	var skew *guard.Finding
+	restorer := ""
+	if info != nil {
+		restorer = info.Version
 	}
-	c.add(e.lastRestore())
 	if info != nil && e.DockerdVersion != nil && len(f.UnitCmd.Args) > 0 {
 		installed, err := e.DockerdVersion(ctx, f.UnitCmd.Args[0])
-		c.add(guard.VersionSkew(info.Version, installed, err))
+		fd := guard.VersionSkew(info.Version, installed, err)
+		skew = &fd
+		if err == nil && guard.Version(installed) != "" {
+			restorer = installed
+		}
+	}
+	if info != nil && e.Containers != nil {
+		e.checkContainers(ctx, c, f, cfg, lr.DaemonOn, info.Version, restorer)
+	}
+	c.add(e.lastRestore())
+	if skew != nil {
+		c.add(*skew)
 	}
 	if info != nil && e.ContainerdVersions != nil {
 		running, installed, err := e.ContainerdVersions(ctx, f.Socket)
@@ -132,18 +148,23 @@ func (e *Env) checkRestartPath(c *CheckReport, f *host.Facts, liveRestoreOn bool
 	c.add(guard.DebconfRestart(e.ReadDebconfQuestion("docker.io/restart"), liveRestoreOn))
 }
 
-// checkContainers checks the running containers' restart policies and
-// published ports.
-func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts, cfg *host.Config, liveRestoreOn bool) {
+// checkContainers checks the running containers' restart policies,
+// published ports, and what a restart of docker does to each by the hazard
+// table: release is the dockerd that restart starts (the installed one),
+// running the one running now.
+func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts, cfg *host.Config, liveRestoreOn bool, running, release string) {
 	cs, err := e.Containers(ctx, f.Socket)
 	if err != nil {
 		c.add(guard.Finding{Rule: "restart-policy", Severity: guard.Skip, Title: "running containers have a restart policy", Message: err.Error()})
 		return
 	}
-	var none, published []string
+	var none, autoRemove, published []string
 	var ports []guard.PublishedPort
 	for _, ct := range cs {
-		if ct.RestartPolicy == "" || ct.RestartPolicy == "no" {
+		switch {
+		case ct.Props.AutoRemove:
+			autoRemove = append(autoRemove, ct.Name)
+		case ct.RestartPolicy == "" || ct.RestartPolicy == "no":
 			none = append(none, ct.Name)
 		}
 		if ct.Published {
@@ -153,7 +174,16 @@ func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts
 			ports = append(ports, guard.PublishedPort{Container: ct.Name, HostPort: p.HostPort, Proto: p.Proto})
 		}
 	}
-	c.add(guard.RestartPolicies(none))
+	c.add(guard.RestartPolicies(none, autoRemove))
+	if liveRestoreOn {
+		what := "a restart of the running dockerd (" + guard.Version(release) + ", as `systemctl restart docker` or a same-version reinstall does)"
+		if guard.Version(release) != guard.Version(running) {
+			what = "a restart of docker, onto the installed dockerd " + guard.Version(release) + " (" + guard.Version(running) + " runs)"
+		}
+		for _, fd := range restartHazards(cs, release, hostProps(cfg), what) {
+			c.add(fd)
+		}
+	}
 	c.add(guard.PublishedPorts(published))
 	if len(ports) > 0 && e.NATPorts != nil {
 		c.add(guard.FirewallRules(ports, e.nat(ctx, f, cfg), liveRestoreOn))
@@ -238,5 +268,37 @@ func (e *Env) lastRestore() guard.Finding {
 	if last == nil {
 		return guard.LastRestore("", 0, 0, nil, 0)
 	}
-	return guard.LastRestore(last.BackAt.UTC().Format(time.RFC3339), last.Containers, last.Kept, last.Problems, last.Mended)
+	f := guard.LastRestore(last.BackAt.UTC().Format(time.RFC3339), last.Containers, last.Kept, last.Problems, last.Mended)
+	if f.Severity != guard.Pass {
+		f.Message += lostNames(*last)
+	}
+	return f
+}
+
+// restartHazards is the hazard table's verdict on each running container
+// for a restore by release: a finding per hit, or one PASS naming what was
+// looked at. what says which restart it is.
+func restartHazards(cs []host.Container, release string, hp guard.HostProps, what string) []guard.Finding {
+	var out []guard.Finding
+	for _, ct := range cs {
+		out = append(out, guard.ContainerHazards(ct.Name, release, ct.Props, hp)...)
+	}
+	if len(out) == 0 {
+		out = append(out, guard.Finding{Rule: "restore-hazard", Title: "every container survives a restore",
+			Message: fmt.Sprintf("%s: none of %d running containers is hit by a known live-restore bug of that release (%d rows of upstream's history, docs/restore-checks.md)", what, len(cs), len(guard.Hazards))})
+	}
+	return out
+}
+
+// hostProps are the daemon settings the hazard table depends on.
+func hostProps(cfg *host.Config) guard.HostProps {
+	var hp guard.HostProps
+	if cfg != nil && cfg.Doc != nil {
+		for _, k := range []string{"host-gateway-ips", "host-gateway-ip"} {
+			if _, ok := cfg.Doc.Lookup(k); ok {
+				hp.HostGatewayIPs = true
+			}
+		}
+	}
+	return hp
 }

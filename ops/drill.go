@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/restore"
 )
@@ -48,6 +49,9 @@ func Drill(ctx context.Context, e *Env, o Options, r *Report) error {
 	defer f.Close()
 	d, err := e.drillPreflight(ctx, f)
 	if err != nil {
+		return err
+	}
+	if err := d.hazards(o, r); err != nil {
 		return err
 	}
 	if err := d.confirm(ctx, o); err != nil {
@@ -101,6 +105,8 @@ func (d *drill) checkRestore(ctx context.Context, o Options, r *Report, cerr err
 		r.Restore = &rec
 	}
 	switch {
+	case cerr != nil && lostNames(rec) != "":
+		return failed("%v%s", cerr, lostNames(rec))
 	case cerr != nil:
 		return cerr
 	case err != nil:
@@ -120,6 +126,35 @@ type drill struct {
 	before     []DrillContainer
 	view       restore.View // before, for the restore checks
 	rep        *DrillReport
+	release    string          // the running dockerd's version: the one that restores
+	host       guard.HostProps // for the hazard table
+}
+
+// hazards asks the hazard table about each running container before
+// anything is stopped: the drill forces a restore by the running release,
+// so a container it would remove, lose data of, or crash dockerd on is a
+// refusal (exit 3) naming the containers and the bug, unless --force. A
+// degraded one is a warning (the health re-arm mends a frozen monitor
+// after the restore).
+func (d *drill) hazards(o Options, r *Report) error {
+	var fails []string
+	for _, fd := range restartHazards(d.view.Containers, d.release, d.host, "the drill's restart") {
+		switch fd.Severity {
+		case guard.Fail:
+			fails = append(fails, fd.Subject+" ("+fd.Message+")")
+		case guard.Warn:
+			r.Warn("%s: %s", fd.Subject, fd.Message)
+		}
+	}
+	switch {
+	case len(fails) == 0:
+		return nil
+	case o.Force:
+		r.Warn("--force: the drill goes on although its restore will cost %s", strings.Join(fails, "; "))
+		return nil
+	}
+	return refused("the drill's restore by dockerd %s would cost %d running container(s): %s; nothing was stopped (let them finish, or upgrade to the fixed release first; --force drills anyway)",
+		guard.Version(d.release), len(fails), strings.Join(fails, "; "))
 }
 
 // drillPreflight makes every check before anything is stopped: the host's
@@ -149,6 +184,10 @@ func (e *Env) drillPreflight(ctx context.Context, f *host.Facts) (*drill, error)
 	}
 	if !info.LiveRestore {
 		return nil, refused("live restore is not active in the running dockerd (LiveRestoreEnabled false): the containers would stop with it; run `dlr enable` first (see `dlr status`)")
+	}
+	d.release = info.Version
+	if cfg, err := host.ReadConfig(f.Config); err == nil {
+		d.host = hostProps(cfg)
 	}
 	if d.view, err = e.view(ctx, f.Socket, f.PID); err != nil {
 		return nil, failed("listing the running containers: %v; nothing was stopped", err)

@@ -46,6 +46,11 @@ func Enable(ctx context.Context, e *Env, o Options, r *Report) error {
 		return err
 	}
 	defer f.Close()
+	// Where live restore cannot protect the containers (rootless Docker,
+	// Snap's), enable says so rather than claim protection.
+	if fd := guard.Protectable(e.unprotectable(f, nil)); fd.Severity == guard.Fail {
+		r.Warn("%s", fd.Sentence())
+	}
 	if p := st.Pending; p != nil {
 		r.Warn("an earlier dlr %s (PID %d, started %s) was interrupted at step %q; this run finishes the job",
 			p.Op, p.PID, p.Started.Format(time.RFC3339), p.Step)
@@ -307,4 +312,19 @@ func (e *Env) neverLower(want uint64, st state.State) error {
 		return nil
 	}
 	return usage("--pipe-max-size %d is below the running fs.pipe-max-size (%d): dlr never lowers it, now or at the next boot; ask for %d or more", want, running, running)
+}
+
+// unprotectable is what makes live restore unable to protect containers
+// here: Snap's Docker, rootless dockerds (the one dlr talks to, when info
+// says so, and any /run/user/UID/docker.pid naming a live dockerd).
+func (e *Env) unprotectable(f *host.Facts, info *host.Info) guard.Unprotectable {
+	u := guard.Unprotectable{Snap: f.Service == host.SnapDockerService}
+	for _, c := range f.FlagSources() {
+		u.Snap = u.Snap || c.Snap()
+	}
+	if info != nil && info.Rootless {
+		u.Rootless = append(u.Rootless, "the dockerd at "+f.Socket)
+	}
+	u.Rootless = append(u.Rootless, e.RootlessDockerds()...)
+	return u
 }

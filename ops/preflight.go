@@ -74,10 +74,15 @@ func Preflight(ctx context.Context, e *Env, o Options, files []string, r *Report
 			if err != nil {
 				return failed("listing the running containers: %v", err)
 			}
+			t.Props = map[string]guard.Props{}
 			for _, c := range cs {
 				t.Containers = append(t.Containers, c.Name)
+				t.Props[c.Name] = c.Props
 			}
 		}
+	}
+	if cfg, err := host.ReadConfig(f.Config); err == nil {
+		t.Host = hostProps(cfg)
 	}
 	t.Bond = e.containerdBond(f)
 	t.DockerIORestart = e.ReadDebconfQuestion("docker.io/restart").Restarts()
@@ -109,7 +114,11 @@ func (e *Env) packageRoles(ctx context.Context, changes []guard.PkgChange, files
 	roles := map[string]guard.Role{}
 	var notDownloaded []string
 	defer func() {
-		if len(notDownloaded) > 0 {
+		switch len(notDownloaded) {
+		case 0:
+		case 1:
+			r.Note("no .deb of %s in %s (apt has not downloaded it), so its scripts were not read: judged by the package's name (apt-get install --download-only first, and dlr preflight reads what it does)", notDownloaded[0], host.AptArchives)
+		default:
 			r.Note("no .deb of %s in %s (apt has not downloaded them), so their scripts were not read: judged by the package names (apt-get install --download-only first, and dlr preflight reads what they do)", strings.Join(notDownloaded, ", "), host.AptArchives)
 		}
 	}()

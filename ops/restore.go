@@ -144,7 +144,29 @@ func RestoreSummary(rec restore.Record) string {
 	if len(ps) == 0 {
 		return s + ", no problems"
 	}
-	return s + ", problems: " + strings.Join(ps, ", ")
+	return s + ", problems: " + strings.Join(ps, ", ") + lostNames(rec)
+}
+
+// lostNames names the containers a restore lost, each with the hazard row
+// that predicted it: "; lost: rmme (moby/moby#46308: started with --rm)".
+func lostNames(rec restore.Record) string {
+	var names []string
+	for _, r := range rec.Results {
+		if r.PIDAfter != 0 || r.Kept {
+			continue
+		}
+		n := r.Name
+		for _, h := range guard.Hazards {
+			if h.ID == r.Hazard {
+				n += " (predicted: " + h.Issue + ", " + h.Hits + ")"
+			}
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "; lost: " + strings.Join(names, ", ")
 }
 
 // nftDNAT is the ports of the DNAT rules in dockerd's table ip

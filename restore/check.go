@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 )
 
@@ -93,6 +94,36 @@ func Compare(before View, after []host.Container) []Result {
 	return out
 }
 
+// predict names, for each container not kept, the hazard table's row that
+// predicted it for a restore by release (the most harmful one that hits
+// it), so the report says why, not only how many.
+func predict(rs []Result, before View, release string) {
+	props := map[string]guard.Props{}
+	for _, c := range before.Containers {
+		props[c.ID] = c.Props
+	}
+	for i := range rs {
+		r := &rs[i]
+		if r.Kept {
+			continue
+		}
+		var harmful []guard.Hit
+		for _, h := range guard.HazardsFor(release, props[r.ID], guard.HostProps{}) {
+			if h.Hazard.Harm != guard.Degraded {
+				harmful = append(harmful, h)
+			}
+		}
+		if w, ok := guard.WorstHit(harmful); ok {
+			r.Hazard, r.Predicted = w.Hazard.ID, w.Sentence(release)
+			for j := range r.Items {
+				if r.Items[j].Check == Lost || r.Items[j].Check == Restarted {
+					r.Items[j].Detail += "; predicted by the hazard table: " + r.Predicted
+				}
+			}
+		}
+	}
+}
+
 // RearmSupported reports whether dlr re-arms health monitors on this
 // dockerd version: before 23.0, where restored containers are never probed
 // again (moby/moby#41871).
@@ -113,6 +144,7 @@ func Check(ctx context.Context, before View, after []host.Container, back time.T
 	}
 	rec := Record{Trigger: o.Trigger, DownAt: down, BackAt: back, DockerdPIDBefore: before.DockerdPID, DaemonVersion: o.Version}
 	rec.Results = Compare(before, after)
+	predict(rec.Results, before, o.Version)
 	now := map[string]host.Container{}
 	for _, c := range after {
 		now[c.ID] = c

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 )
 
@@ -215,6 +216,25 @@ func TestCheckRearm(t *testing.T) {
 		t.Errorf("engine calls %v, want %v", f.paused, want)
 	}
 
+	// 20.10 freezes every monitor (the hazard table's health-frozen row):
+	// re-armed at once, not after a probe window, even with a long one.
+	f, before, after = scenario()
+	f.frozen["h"] = true
+	hc := *before.Containers[0].Health
+	hc.Interval, hc.Timeout = time.Hour, time.Hour
+	before.Containers[0].Health, after[0].Health = &hc, &hc
+	f.cs["h"] = after[0]
+	back := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	rec = Check(ctx, before, after, back, f.probes(), o)
+	if at := f.rearmed["h"]; at.IsZero() || at.Sub(back) > time.Second {
+		t.Errorf("re-armed %v after the restore (want at once): %+v", at.Sub(back), rec.Results[0].Items)
+	}
+	if d := rec.Results[0].Items[1].Detail; !strings.Contains(d, "moby/moby#41871") || !strings.Contains(d, "freezes every health monitor") {
+		t.Errorf("detail %q", d)
+	}
+
 	// Turned off: a problem, nothing paused.
 	f, before, after = scenario()
 	f.frozen["h"] = true
@@ -306,5 +326,28 @@ func TestCheckFirewallNftables(t *testing.T) {
 	f.natErr = host.ErrNoNftTable
 	if got := detail(Check(t.Context(), before, after, time.Now(), f.probes(), o)); !strings.HasPrefix(got, Problem) || !strings.Contains(got, "nftables has no table ip docker-bridges") {
 		t.Errorf("table deleted: %s", got)
+	}
+}
+
+// TestCheckPredicted: a container lost at the restore is named with the
+// hazard row that predicted it (a --rm container on 20.10.24), one lost
+// without a prediction is not.
+func TestCheckPredicted(t *testing.T) {
+	before := View{At: time.Now(), Containers: []host.Container{
+		{ID: "r", Name: "rmme", PID: 344, Props: guard.Props{AutoRemove: true}},
+		{ID: "x", Name: "other", PID: 345},
+	}}
+	f := &fake{cs: map[string]host.Container{}}
+	rec := Check(t.Context(), before, nil, time.Now(), f.probes(), Options{Version: "20.10.24+dfsg1", Waits: waits})
+	r, o := rec.Results[0], rec.Results[1]
+	if r.Hazard != "autoremove" || !strings.Contains(r.Items[0].Detail, "moby/moby#46308") {
+		t.Errorf("rmme: hazard %q, %q", r.Hazard, r.Items[0].Detail)
+	}
+	if o.Hazard != "" || o.Predicted != "" {
+		t.Errorf("other predicted: %+v", o)
+	}
+	rec = Check(t.Context(), before, nil, time.Now(), f.probes(), Options{Version: "26.1.5", Waits: waits})
+	if rec.Results[0].Hazard != "" {
+		t.Errorf("predicted on 26.1.5: %+v", rec.Results[0])
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 )
 
@@ -37,6 +38,13 @@ func (c *checker) health(ctx context.Context, ct host.Container) Item {
 		it.Result, it.Detail = Skipped, "the container is paused: no probes run"
 		return it
 	}
+	// Where the hazard table says the restoring release freezes every
+	// health monitor (Docker before 23.0, moby/moby#41871), waiting one
+	// probe window to see it would leave the container unprobed for
+	// interval + timeout: re-arm at once.
+	if guard.FreezesAllHealth(c.o.Version) && RearmSupported(c.o.Version) && c.o.Rearm {
+		return c.rearmNow(ctx, ct, fmt.Sprintf("frozen at the restore (dockerd %s freezes every health monitor, moby/moby#41871)", guard.Version(c.o.Version)))
+	}
 	window := h.Interval + h.Timeout + c.o.Waits.Probe
 	ok, err := c.newProbe(ctx, ct.ID, c.back, c.back.Add(window).Sub(c.p.Now()), h.Interval)
 	if ok {
@@ -53,6 +61,14 @@ func (c *checker) health(ctx context.Context, ct host.Container) Item {
 		it.Result, it.Detail = Problem, frozen+"; re-arming is turned off (dlr watch --rearm-health=false); by hand: docker pause "+ct.Name+" && docker unpause "+ct.Name
 		return it
 	}
+	return c.rearmNow(ctx, ct, frozen)
+}
+
+// rearmNow re-arms a frozen health monitor with pause + unpause and waits
+// for the probe that follows; frozen says how it was known to be frozen.
+func (c *checker) rearmNow(ctx context.Context, ct host.Container, frozen string) Item {
+	h := ct.Health
+	it := Item{Check: HealthFrozen}
 	paused, err := c.rearm(ctx, ct.ID)
 	if err != nil {
 		it.Result, it.Detail = Problem, frozen+"; re-arming it failed: "+err.Error()
@@ -64,7 +80,7 @@ func (c *checker) health(ctx context.Context, ct host.Container) Item {
 		return it
 	}
 	it.Result, it.Seconds = Mended, c.since()
-	it.Detail = fmt.Sprintf("frozen (Docker %s, moby/moby#41871): re-armed with pause/unpause (paused %.3f s); a new probe %.1f s after", c.o.Version, paused.Seconds(), c.p.Now().Sub(t).Seconds())
+	it.Detail = fmt.Sprintf("%s: re-armed with pause/unpause %.1f s after the restore (paused %.3f s); a new probe %.1f s after", frozen, t.Sub(c.back).Seconds(), paused.Seconds(), c.p.Now().Sub(t).Seconds())
 	return it
 }
 

@@ -60,6 +60,11 @@ type Result struct {
 	RestartCountBefore int    `json:"restart_count_before"`
 	RestartCountAfter  int    `json:"restart_count_after"`
 	Items              []Item `json:"checks"`
+	// Hazard is the hazard table's row (guard.Hazards) that predicted a
+	// container lost or restarted at this restore, and Predicted what it
+	// said ("" for none).
+	Hazard    string `json:"hazard,omitempty"`
+	Predicted string `json:"predicted,omitempty"`
 	// Problems lists the kinds of this container's problems that were
 	// not mended.
 	Problems []string `json:"problems"`

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 	"github.com/docker-liverestore/dlr/ops"
 	"github.com/docker-liverestore/dlr/unit"
@@ -306,5 +307,47 @@ func TestDrillInterruptAtTheQuestion(t *testing.T) {
 	code, _, stderr := d.drill(ctx)
 	if code != exitRefused || !strings.Contains(stderr, "interrupted at the question") || len(d.f.calls) != 0 {
 		t.Fatalf("exit %d, calls %v: %s", code, d.f.calls, stderr)
+	}
+}
+
+// TestDrillRefusesHazards: on Docker 20.10.24 a running --rm container
+// would be removed by the drill's own restore (moby/moby#46308): the drill
+// refuses before stopping anything (exit 3, naming it and the bug), unless
+// --force; a health-checked one is only warned about.
+func TestDrillRefusesHazards(t *testing.T) {
+	d := newDrillEnv(t)
+	d.d.version = "20.10.24+dfsg1"
+	d.before = []host.Container{{ID: "aaaa", Name: "rmme", PID: 101, Props: guard.Props{AutoRemove: true}},
+		{ID: "bbbb", Name: "hc", PID: 102, Props: guard.Props{Health: true, RestartPolicy: "unless-stopped"}}}
+	d.after = d.before[1:]
+	code, _, stderr := d.drill(context.Background(), "--yes")
+	if code != exitRefused {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{"rmme", "moby/moby#46308", "started with --rm", "nothing was stopped", "--force"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("refusal lacks %q: %s", s, stderr)
+		}
+	}
+	if strings.Contains(stderr, "hc (") {
+		t.Errorf("the degraded one refuses the drill: %s", stderr)
+	}
+	if len(d.f.calls) != 0 {
+		t.Errorf("systemd calls before the refusal: %v", d.f.calls)
+	}
+
+	code, r, stderr := d.drill(context.Background(), "--yes", "--force")
+	if code != exitFailed {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	w := strings.Join(r.Warnings, "\n")
+	if !strings.Contains(w, "--force: the drill goes on") || !strings.Contains(w, "hc: ") || !strings.Contains(w, "moby/moby#41871") {
+		t.Errorf("warnings: %s", w)
+	}
+	if r.Restore == nil || r.Restore.Results[0].Hazard != "autoremove" {
+		t.Fatalf("restore record: %+v", r.Restore)
+	}
+	if !strings.Contains(stderr, "lost: rmme (predicted: moby/moby#46308") {
+		t.Errorf("the failure does not name the lost container: %s", stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
 )
 
@@ -58,6 +59,20 @@ func goldenCases() []goldenCase {
 			e.d.svc.BindsTo = []string{"containerd.service"}
 			e.write("etc/systemd/system/docker.service.d/bind.conf", "[Unit]\nBindsTo=containerd.service\n")
 			e.h.Stdin = strings.NewReader(aptHookInput)
+		}, [][]string{{"preflight", "--apt-hook"}}},
+		// Issue 20: bookworm's Docker 20.10.24 with a --rm container and a
+		// health-checked one: check says what a restart does to each (the
+		// --rm one removed: FAIL; the probes frozen: WARN), preflight the
+		// same for a same-version reinstall; then issue 21 item 5: docker-ce
+		// 24.0.3 installed while docker.io is removed, the installed one
+		// decides (24.0.3 panics on a bind mount).
+		{"hazards", func(e *testEnv) {
+			hazardHost(e)
+			e.h.Stdin = strings.NewReader(hazardsHookInput)
+		}, [][]string{{"check"}, {"preflight", "--apt-hook"}}},
+		{"hazards-two-dockerds", func(e *testEnv) {
+			hazardHost(e)
+			e.h.Stdin = strings.NewReader(twoDockerdsHookInput)
 		}, [][]string{{"preflight", "--apt-hook"}}},
 		{"preflight-json", func(e *testEnv) {
 			e.d.containers = []host.Container{{ID: "c1", Name: "web", PID: 10}}
@@ -224,6 +239,35 @@ func lineDiff(want, got string) string {
 
 // aptHookInput is the trixie -> forky upgrade as apt gives it to a
 // DPkg::Pre-Install-Pkgs hook with protocol version 3.
+// hazardHost is bookworm's Docker 20.10.24, live restore on, with a --rm
+// container and a health-checked one with a bind mount.
+func hazardHost(e *testEnv) {
+	e.write(daemonJSON, "{\"live-restore\": true}\n")
+	e.d.liveRestore = true
+	e.d.version = "20.10.24+dfsg1"
+	e.h.DockerdVersion = func(context.Context, string) (string, error) { return "20.10.24+dfsg1", nil }
+	e.d.containers = []host.Container{
+		{ID: "c1", Name: "rmme", PID: 10, Props: guard.Props{AutoRemove: true, NetworkMode: "default"}},
+		{ID: "c2", Name: "hc", PID: 11, RestartPolicy: "unless-stopped", Props: guard.Props{Health: true, RestartPolicy: "unless-stopped", NetworkMode: "default",
+			Mounts: []guard.Mount{{Type: "bind"}}}},
+	}
+}
+
+// hazardsHookInput: a same-version reinstall of bookworm's docker.io, then
+// docker-ce 24.0.3 replacing it (one transaction each, read in turn).
+const hazardsHookInput = `VERSION 3
+APT::Architecture=amd64
+
+docker.io 20.10.24+dfsg1-1+deb12u1 amd64 none = 20.10.24+dfsg1-1+deb12u1 amd64 none /var/cache/apt/archives/docker.io_20.10.24+dfsg1-1+deb12u1_amd64.deb
+`
+
+const twoDockerdsHookInput = `VERSION 3
+APT::Architecture=amd64
+
+docker-ce - - none < 5:24.0.3-1~debian.12~bookworm amd64 none /tmp/debs/docker-ce_24.0.3-1~debian.12~bookworm_amd64.deb
+docker.io 20.10.24+dfsg1-1+deb12u1 amd64 none > - - none **REMOVE**
+`
+
 const aptHookInput = `VERSION 3
 APT::Architecture=amd64
 

@@ -24,7 +24,7 @@ Usage:
   dlr buffers [--size SIZE] [--budget SIZE] [--json] [--quiet] [--exec-root DIR]
   dlr watch   [--size SIZE] [--budget SIZE] [--exec-root DIR] [--rearm-health=false]
   dlr check   [--json]
-  dlr drill   [--seconds N] [--yes] [--json] [--rearm-health=false]
+  dlr drill   [--seconds N] [--yes] [--force] [--json] [--rearm-health=false]
   dlr metrics [--json]
   dlr preflight [--json] [--apt-hook] [FILE.deb|FILE.rpm...]
   dlr validate [--json] [--if-unknown=fail|pass] FILE
@@ -253,6 +253,7 @@ func (fl *cliFlags) flagSet(cmd string, e *host.Env, stderr io.Writer) *pflag.Fl
 	case "drill":
 		fs.IntVar(&o.Seconds, "seconds", 10, "how long docker.service and docker.socket stay stopped (1 to 600)")
 		fs.BoolVar(&o.Yes, "yes", false, "do not ask for confirmation (needed when stdin is not a terminal)")
+		fs.BoolVar(&o.Force, "force", false, "drill even when a known restore bug of the running dockerd would remove a container, lose its data or crash dockerd")
 	case "preflight":
 		fs.BoolVar(&o.AptHook, "apt-hook", false, "read the transaction from apt's DPkg::Pre-Install-Pkgs protocol (VERSION 3) on stdin")
 	}
