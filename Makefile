@@ -3,7 +3,10 @@
 
 SHELL := /bin/bash
 GO ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# dlr's version: the release in the file VERSION, and after it how far
+# this checkout is from that release (packaging/version.sh). `dlr version`,
+# the packages and the repository all carry it.
+VERSION ?= $(shell packaging/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED ?= 0
 export DLR_CORPUS_DIR ?= $(abspath ../shared/corpus/daemon-json)
@@ -62,4 +65,4 @@ demo: deps build
 	$(GO) test -tags e2e -count=1 -timeout 20m -v -run 'TestDemo' ./e2e/
 
 clean:
-	rm -rf bin dist repo .e2e.log
+	rm -rf bin dist repo release .e2e.log

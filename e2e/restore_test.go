@@ -60,12 +60,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // records reads the restores dlr recorded in the guest.
 func records(t *testing.T, g *rig.Guest) []restore.Record {
-	var rs []restore.Record
-	b, err := os.ReadFile(g.Path("/var/lib/docker-liverestore/restores.json"))
-	if err == nil {
-		if err := json.Unmarshal(b, &rs); err != nil {
-			t.Fatalf("restores.json: %v", err)
-		}
+	rs, err := restore.Store{Dir: g.Path("/var/lib/docker-liverestore")}.Records()
+	if err != nil {
+		t.Fatalf("restores.json: %v", err)
 	}
 	return rs
 }

@@ -1,7 +1,7 @@
 # Packaging: `make packages` builds dist/docker-liverestore_<version>_<arch>.deb
 # and .rpm for every PKG_ARCHES with nfpm (nfpm.yaml, packaging/).
 #
-#   make packages                    all architectures, version from git
+#   make packages                    all architectures, version from VERSION and git
 #   make packages PKG_ARCHES=amd64   one architecture
 #   make packages PKG_VERSION=1.2.3 DIST_DIR=/tmp/x
 #   make packages PKG_KEYRING=key.asc  ship the repository's public key
@@ -28,7 +28,7 @@ NFPM := $(PKG_TOOLS)/nfpm
 PKG_NAME := docker-liverestore
 PKG_ARCHES ?= amd64 arm64
 DIST_DIR ?= dist
-PKG_VERSION ?= $(shell packaging/version.sh)
+PKG_VERSION ?= $(VERSION)
 # nfpm.yaml names the generated maintainer scripts by this fixed path (it
 # does not expand variables in script paths), so builds take turns on a lock.
 PKG_BUILD_DIR := .cache/pkg
@@ -70,8 +70,7 @@ packages-locked:
 	done; \
 	date=$$(LC_ALL=C date -u -d "@$$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S +0000'); \
 	commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
-	sed -e "s/@VERSION@/$$PKG_VERSION-1/g" -e "s/@DATE@/$$date/" -e "s/@COMMIT@/$$commit/" \
-		packaging/changelog | gzip -9n > $(PKG_BUILD_DIR)/changelog.gz; \
+	packaging/changelog.sh "$$PKG_VERSION" "$$date" "$$commit" | gzip -9n > $(PKG_BUILD_DIR)/changelog.gz; \
 	mkdir -p $(PKG_BUILD_DIR)/host $(PKG_BUILD_DIR)/completions; \
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PKG_BUILD_DIR)/host/dlr ./cmd/dlr; \
 	$(PKG_BUILD_DIR)/host/dlr man | sed -e "s/^\.TH DLR 8 \"\"/.TH DLR 8 \"$$(date -u -d "@$$SOURCE_DATE_EPOCH" +%Y-%m-%d)\"/" \
@@ -87,7 +86,7 @@ packages-locked:
 	fi; \
 	for arch in $(PKG_ARCHES); do \
 		mkdir -p $(PKG_BUILD_DIR)/$$arch; \
-		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$PKG_VERSION" \
 			-o $(PKG_BUILD_DIR)/$$arch/dlr ./cmd/dlr; \
 		for fmt in deb rpm; do \
 			out=$(DIST_DIR)/$(PKG_NAME)_$${PKG_VERSION}_$$arch.$$fmt; \

@@ -233,7 +233,7 @@ func (e *Env) enablePlan(ctx context.Context, o Options, f *host.Facts, cfg *hos
 // dlr's drop-in recorded it) and the bridge's real address against "bip".
 func (e *Env) pendingDrift(ctx context.Context, f *host.Facts, cfg *host.Config, info *host.Info) []guard.Finding {
 	var out []guard.Finding
-	if base, recorded := e.startedWith(); recorded {
+	if base, recorded, _ := e.startedWith(); recorded {
 		out = append(out, guard.Drift(base, cfg.Doc)...)
 	}
 	return append(out, e.bridgeDrift(ctx, f, cfg, info)...)

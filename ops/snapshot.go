@@ -37,7 +37,7 @@ func Snapshot(ctx context.Context, e *Env, o Options, r *Report) error {
 		}
 	}
 	dir := e.Path(host.StateDir)
-	if err := (state.Store{Dir: dir}).SaveFile(snapshotName, b); err != nil {
+	if err := (state.Store{Dir: dir}).SaveFile(snapshotName, state.EncodeStartedWith(b)); err != nil {
 		return failed("%v", err)
 	}
 	r.Action("recorded %s as dockerd starts with it (%s)", path, filepath.Join(dir, snapshotName))
@@ -45,25 +45,36 @@ func Snapshot(ctx context.Context, e *Env, o Options, r *Report) error {
 }
 
 // startedWith returns the file dockerd started with, as dlr's drop-in
-// recorded it, and whether there is such a record.
-func (e *Env) startedWith() (*daemonjson.Doc, bool) {
-	b, err := os.ReadFile(filepath.Join(e.Path(host.StateDir), snapshotName))
+// recorded it, and whether there is such a record; the error of a record
+// in a newer format than this dlr reads (state.FormatError), or of one
+// whose header is broken.
+func (e *Env) startedWith() (*daemonjson.Doc, bool, error) {
+	path := filepath.Join(e.Path(host.StateDir), snapshotName)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, false
+		return nil, false, nil
+	}
+	if b, err = state.DecodeStartedWith(path, b); err != nil {
+		return nil, false, err
 	}
 	d, err := daemonjson.Parse(b)
-	return d, err == nil
+	return d, err == nil, nil
 }
 
 // baseline returns what the running daemon uses: the snapshot dlr's drop-in
-// took when dockerd last started, or else the current file.
+// took when dockerd last started, or else the current file (saying why,
+// when the snapshot cannot be read).
 func (e *Env) baseline(current *host.Config) (*daemonjson.Doc, string) {
-	if d, ok := e.startedWith(); ok {
+	d, ok, err := e.startedWith()
+	if ok {
 		return d, "the file dockerd started with"
 	}
 	if current != nil {
+		if err != nil {
+			return current.Doc, "the current " + current.Path + " (not the file dockerd started with: " + err.Error() + ")"
+		}
 		return current.Doc, "the current " + current.Path
 	}
-	d, _ := daemonjson.Parse(nil)
+	d, _ = daemonjson.Parse(nil)
 	return d, "an empty configuration"
 }

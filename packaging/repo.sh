@@ -62,34 +62,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# The signing key.
-if [ -n "$REPO_KEY_FILE" ]; then
-	export GNUPGHOME="$work/gnupg"
-	agent=$GNUPGHOME
-	mkdir -m 700 "$GNUPGHOME"
-	gpg --batch --quiet --import "$REPO_KEY_FILE" 2>"$work/import.log" ||
-		{ cat "$work/import.log" >&2; die "importing REPO_KEY_FILE=$REPO_KEY_FILE failed"; }
-fi
-export GNUPGHOME="${GNUPGHOME:-$HOME/.gnupg}"
-secret=$(gpg --batch --with-colons --list-secret-keys $REPO_KEY 2>/dev/null) ||
-	die "no secret key ${REPO_KEY:-at all} in $GNUPGHOME${REPO_KEY_FILE:+ (imported from $REPO_KEY_FILE)}: check REPO_KEY (gpg --list-secret-keys)"
-fprs=$(printf '%s\n' "$secret" | awk -F: '$1 == "sec" { p = 1; next } $1 == "fpr" && p { print $10; p = 0 }')
-[ "$(printf '%s\n' "$fprs" | wc -l)" = 1 ] ||
-	die "REPO_KEY=${REPO_KEY:-} names more than one secret key ($(echo $fprs)): give a fingerprint"
-fpr=$fprs
-# Signatures are dated REPO_DATE, or the key's (or its newest subkey's)
-# creation if that is later: gpg and apt refuse a signature older than its key.
-created=$(printf '%s\n' "$secret" | awk -F: '($1 == "sec" || $1 == "ssb") && $6 > m { m = $6 } END { print m + 0 }')
-sigtime=$REPO_DATE
-[ "$created" -le "$sigtime" ] || sigtime=$created
-passhint=
-[ -n "$REPO_PASSPHRASE_FILE" ] || passhint=" (if the key has a passphrase, give it in REPO_PASSPHRASE_FILE)"
-gpgsign() {
-	gpg --batch --yes --quiet --local-user "$fpr" --digest-algo SHA512 \
-		--faked-system-time "$sigtime!" \
-		${REPO_PASSPHRASE_FILE:+--pinentry-mode loopback --passphrase-file "$REPO_PASSPHRASE_FILE"} \
-		"$@" 2>"$work/gpg.log" || { cat "$work/gpg.log" >&2; die "signing with $fpr failed$passhint"; }
-}
+# The signing key (fpr, sigtime) and gpgsign.
+. "$(dirname "$0")/signing.sh"
 
 echo "signing key $fpr, signatures dated $(date -u -d "@$sigtime" '+%Y-%m-%d %H:%M:%S UTC')"
 

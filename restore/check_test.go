@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker-liverestore/dlr/guard"
 	"github.com/docker-liverestore/dlr/host"
+	"github.com/docker-liverestore/dlr/state"
 )
 
 func TestCompare(t *testing.T) {
@@ -286,6 +287,7 @@ func TestStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.LoadView()
+	v.Version = state.ViewFormat
 	if err != nil || !reflect.DeepEqual(*got, v) {
 		t.Errorf("view round trip: %+v, %v", got, err)
 	}

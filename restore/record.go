@@ -10,6 +10,8 @@ import (
 // view before dockerd went away (a crash has no ExecStop), or the drill's
 // listing before its outage.
 type View struct {
+	// Version is the file's format (state.ViewFormat when written).
+	Version    int              `json:"version"`
 	At         time.Time        `json:"at"`
 	BootID     string           `json:"boot_id"`
 	DockerdPID int              `json:"dockerd_pid"`

@@ -46,6 +46,7 @@ const (
 
 // State is the content of state.json.
 type State struct {
+	// Version is the file's format (StateFormat when written; format.go).
 	Version    int         `json:"version"`
 	DaemonJSON *DaemonJSON `json:"daemon_json,omitempty"`
 	Sysctl     *Sysctl     `json:"sysctl,omitempty"`
@@ -162,10 +163,24 @@ func (s Store) Load() (State, error) {
 	if err != nil {
 		return st, fmt.Errorf("reading dlr's state: %w", err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("reading dlr's state %s: %w (move it aside to start afresh; backups are in %s)",
-			filepath.Join(s.Dir, fileName), err, filepath.Join(s.Dir, "backups"))
+	return decodeState(filepath.Join(s.Dir, fileName), b, filepath.Join(s.Dir, "backups"))
+}
+
+// decodeState decodes state.json's bytes b: any format up to StateFormat
+// (without a version: format 1), a *FormatError for a newer one.
+func decodeState(path string, b []byte, backups string) (State, error) {
+	var st State
+	v, err := JSONVersion(path, b)
+	if err == nil {
+		err = CheckFormat(path, v, StateFormat)
 	}
+	if err != nil {
+		return st, fmt.Errorf("reading dlr's state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reading dlr's state %s: %w (move it aside to start afresh; backups are in %s)", path, err, backups)
+	}
+	st.Version = v
 	return st, nil
 }
 
@@ -187,7 +202,7 @@ func (s Store) save(st State, nosync bool) error {
 	if err := os.Remove(filepath.Join(s.Dir, verifiedName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	st.Version = 1
+	st.Version = StateFormat
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
