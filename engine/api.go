@@ -28,6 +28,15 @@ type Info struct {
 	// SecurityOptions are e.g. "name=seccomp,profile=builtin",
 	// "name=rootless" (a rootless dockerd).
 	SecurityOptions []string `json:"SecurityOptions"`
+	// FirewallBackend is nil before API 1.49 (Docker 28.1).
+	FirewallBackend *FirewallInfo `json:"FirewallBackend"`
+}
+
+// FirewallInfo is the firewall part of GET /info (API 1.49 and later).
+type FirewallInfo struct {
+	// Driver is "iptables" or "nftables", with "+firewalld" when dockerd
+	// works through firewalld.
+	Driver string `json:"Driver"`
 }
 
 // RegistryConfig is the registry part of GET /info.

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/docker-liverestore/dlr/daemonjson"
@@ -30,6 +31,9 @@ type Candidate struct {
 	// is); restore-breaking changes are judged against it.
 	Base     *daemonjson.Doc
 	BaseName string
+	// NftFound: the nft tool is installed where dockerd looks for it
+	// (firewall-backend nftables needs it; see [NftTool]).
+	NftFound bool
 	// Running says how many containers run, asked only when a change
 	// would break live restore; known is false when dlr cannot tell (why
 	// says why).
@@ -100,6 +104,10 @@ func Judge(c Candidate) Verdict {
 			add(Fail, f.Rule, f.Subject, fmt.Sprintf("%s: also given as a dockerd flag; dockerd would refuse to start (\"specified both as a flag and in the configuration file\"). Set it in one place only", f.Subject))
 		}
 	}
+	if f := NftTool(stringMember(c.Doc, "firewall-backend"), c.NftFound); f.Severity == Fail {
+		v.Invalid = true
+		add(Fail, f.Rule, f.Subject, f.Sentence())
+	}
 	if c.ManagedUnknown != "" {
 		add(Warn, "managed-live-restore", "live-restore", c.ManagedUnknown)
 	}
@@ -125,4 +133,18 @@ func Judge(c Candidate) Verdict {
 		}
 	}
 	return v
+}
+
+// stringMember is a string member of the file ("" when absent or not a
+// string).
+func stringMember(d *daemonjson.Doc, key string) string {
+	raw, ok := d.Lookup(key)
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }

@@ -95,6 +95,20 @@ type Transaction struct {
 	// DockerIORestart: docker.io's debconf question docker.io/restart is
 	// true (Ubuntu's package then restarts dockerd on upgrade).
 	DockerIORestart bool
+	// Scripts are the roles read from the packages' own maintainer
+	// scripts ([ScriptRole]), by package: they win over [Roles], which
+	// judge by name only a package whose scripts were not read.
+	Scripts map[string]Role
+}
+
+// role is what the transaction knows of a package: its scripts' role,
+// else its name's.
+func (t Transaction) role(pkg string) (Role, bool) {
+	if r, ok := t.Scripts[pkg]; ok {
+		return r, true
+	}
+	r, ok := Roles[pkg]
+	return r, ok
 }
 
 // Preflight judges a transaction: one finding per daemon the change
@@ -121,7 +135,7 @@ func Preflight(t Transaction) []Finding {
 	}
 	var containerdDown Finding
 	for _, c := range t.Changes {
-		role, ok := Roles[c.Package]
+		role, ok := t.role(c.Package)
 		if !ok {
 			continue
 		}

@@ -173,3 +173,16 @@ func (c *Config) IptablesOff() bool {
 	raw, ok := c.Doc.Lookup("iptables")
 	return ok && strings.TrimSpace(string(raw)) == "false"
 }
+
+// Ip6tablesOff reports whether the file tells dockerd not to write IPv6
+// rules ("ip6tables": false).
+func (c *Config) Ip6tablesOff() bool {
+	if c == nil {
+		return false
+	}
+	raw, ok := c.Doc.Lookup("ip6tables")
+	return ok && strings.TrimSpace(string(raw)) == "false"
+}
+
+// FirewallBackend is the file's "firewall-backend" ("" when absent).
+func (c *Config) FirewallBackend() string { return c.stringKey("firewall-backend") }

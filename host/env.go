@@ -40,6 +40,9 @@ type Info struct {
 	Labels         []string
 	DefaultRuntime string
 	Mirrors        []string
+	// Firewall is GET /info's FirewallBackend.Driver ("iptables",
+	// "nftables", "iptables+firewalld"), "" before Docker 28.1.
+	Firewall string
 	// Rootless: the daemon runs rootless (SecurityOptions has
 	// "name=rootless").
 	Rootless bool
@@ -178,6 +181,10 @@ type Env struct {
 	// NATPorts returns the host ports of the DNAT rules in iptables' nat
 	// DOCKER chain (iptables -t nat -S DOCKER).
 	NATPorts func(ctx context.Context) (map[int]bool, error)
+	// NftRules reads dockerd's nftables table FAMILY docker-bridges
+	// (family "ip" or "ip6"; nft -j list table); [ErrNoNftTable] when
+	// there is none.
+	NftRules func(ctx context.Context, family string) (NftRules, error)
 	// DNS asks the DNS server at 127.0.0.11:53 inside the network
 	// namespace of process pid for name, and returns the answer's rcode.
 	DNS func(ctx context.Context, pid int, name string) (rcode int, err error)
@@ -228,6 +235,7 @@ func New() *Env {
 	e.Inspect = e.realInspect
 	e.Pause = e.realPause
 	e.NATPorts = e.realNATPorts
+	e.NftRules = e.realNftRules
 	e.DNS = e.realDNS
 	e.Bridge = e.realBridge
 	e.Journal = e.readJournal
@@ -295,6 +303,7 @@ func (a engineInfo) Info(ctx context.Context) (Info, error) {
 		Labels:         i.Labels,
 		DefaultRuntime: i.DefaultRuntime,
 		Mirrors:        i.RegistryConfig.Mirrors,
+		Firewall:       firewallDriver(i.FirewallBackend),
 		Rootless:       rootless(i.SecurityOptions),
 	}, nil
 }

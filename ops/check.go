@@ -192,14 +192,23 @@ func (e *Env) checkContainers(ctx context.Context, c *CheckReport, f *host.Facts
 	}
 	c.add(guard.PublishedPorts(published))
 	if len(ports) > 0 && e.NATPorts != nil {
-		c.add(guard.FirewallRules(ports, e.nat(ctx, cfg), liveRestoreOn))
+		c.add(guard.FirewallRules(ports, e.nat(ctx, f, cfg), liveRestoreOn))
 	}
 }
 
-// nat reads iptables' nat DOCKER chain for the firewall-rules rule.
-func (e *Env) nat(ctx context.Context, cfg *host.Config) guard.NAT {
+// nat reads dockerd's firewall rules for the firewall-rules rule, with the
+// backend dockerd uses ([Env.firewallBackend]): iptables' nat DOCKER
+// chain, or nftables' tables ip and ip6 docker-bridges.
+func (e *Env) nat(ctx context.Context, f *host.Facts, cfg *host.Config) guard.NAT {
 	if cfg.IptablesOff() {
 		return guard.NAT{IptablesOff: true}
+	}
+	backend := e.firewallBackend(ctx, f, cfg)
+	if backend == guard.BackendNftables {
+		return e.nftNAT(ctx, cfg)
+	}
+	if e.NATPorts == nil {
+		return guard.NAT{Err: "iptables not readable here"}
 	}
 	ports, err := e.NATPorts(ctx)
 	switch {
@@ -209,6 +218,51 @@ func (e *Env) nat(ctx context.Context, cfg *host.Config) guard.NAT {
 		return guard.NAT{Err: err.Error()}
 	}
 	return guard.NAT{Ports: ports}
+}
+
+// firewallBackend is the backend the running dockerd writes its rules
+// with: GET /info's (Docker 28.1 and later), else daemon.json's
+// "firewall-backend".
+func (e *Env) firewallBackend(ctx context.Context, f *host.Facts, cfg *host.Config) string {
+	driver := ""
+	if f.Active {
+		if i, err := e.Info(ctx, f.Socket); err == nil {
+			driver = i.Firewall
+		}
+	}
+	return guard.FirewallBackend(driver, cfg.FirewallBackend())
+}
+
+// nftNAT reads dockerd's nftables tables: the DNAT rules of table ip
+// docker-bridges, and whether table ip6 docker-bridges is there and holds
+// rules (unless "ip6tables" is false).
+func (e *Env) nftNAT(ctx context.Context, cfg *host.Config) guard.NAT {
+	n := guard.NAT{Backend: guard.BackendNftables}
+	if e.NftRules == nil {
+		n.Err = "nftables not readable here"
+		return n
+	}
+	v4, err := e.NftRules(ctx, "ip")
+	switch {
+	case errors.Is(err, host.ErrNoNftTable):
+		n.ChainMissing = true
+	case err != nil:
+		n.Err = err.Error()
+		return n
+	}
+	n.Ports = v4.DNAT
+	if cfg.Ip6tablesOff() {
+		return n
+	}
+	switch v6, err := e.NftRules(ctx, "ip6"); {
+	case errors.Is(err, host.ErrNoNftTable):
+		n.V6Missing = true
+	case err != nil:
+		n.Err = err.Error()
+	case v6.Rules == 0:
+		n.V6Empty = true
+	}
+	return n
 }
 
 // lastRestore judges the newest restore record.

@@ -99,7 +99,7 @@ func (d *drill) checkRestore(ctx context.Context, o Options, r *Report, cerr err
 		pid = int(u.MainPID)
 	}
 	cancel()
-	opts := e.restoreOptions("drill", d.f.Config, !o.NoRearm, d.rep.version, d.rep.StoppedAt)
+	opts := e.restoreOptions("drill", d.f.Config, !o.NoRearm, d.rep.version, d.rep.firewall, d.rep.StoppedAt)
 	rec, err := e.checkRestore(ctx, d.view, d.f.Socket, pid, d.rep.back, opts)
 	if rec.Containers > 0 || err == nil {
 		r.Restore = &rec
@@ -332,7 +332,7 @@ func (d *drill) compare(ctx context.Context) error {
 	for {
 		info, err := e.Info(vctx, d.f.Socket)
 		if err == nil {
-			rep.back, rep.version = e.Now(), info.Version
+			rep.back, rep.version, rep.firewall = e.Now(), info.Version, info.Firewall
 			break
 		}
 		if vctx.Err() != nil {

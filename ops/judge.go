@@ -15,7 +15,7 @@ import (
 // later), whether dlr manages live restore, what the running daemon uses,
 // and (only if a change would break live restore) how many containers run.
 func (e *Env) judge(ctx context.Context, f *host.Facts, candidate []byte, doc *daemonjson.Doc, current *host.Config) guard.Verdict {
-	c := guard.Candidate{Doc: doc, Flags: flags(f)}
+	c := guard.Candidate{Doc: doc, Flags: flags(f), NftFound: e.NftInstalled()}
 	if e.DockerdValidate != nil {
 		d := f.Dockerd()
 		out, supported, err := e.DockerdValidate(ctx, d.Args[0], d.WithoutConfigFile(), candidate)

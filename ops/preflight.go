@@ -44,11 +44,12 @@ func Preflight(ctx context.Context, e *Env, o Options, files []string, r *Report
 	if err != nil {
 		return failed("%v", err)
 	}
+	scripts := e.packageRoles(ctx, changes, files, r)
 	// apt gives its own order (dependencies first): one order for a person
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Package < changes[j].Package })
-	t := guard.Transaction{Changes: []guard.PkgChange{}}
+	t := guard.Transaction{Changes: []guard.PkgChange{}, Scripts: scripts}
 	for _, c := range changes {
-		if guard.DockerPackage(c.Package) {
+		if _, read := scripts[c.Package]; read || guard.DockerPackage(c.Package) {
 			t.Changes = append(t.Changes, c)
 		}
 	}
@@ -106,4 +107,48 @@ func (e *Env) containerdBond(f *host.Facts) guard.Finding {
 		return guard.Finding{Rule: "containerd-bond", Severity: guard.Skip, Title: "containerd restarts leave dockerd running", Message: "docker.service not readable from systemd"}
 	}
 	return guard.ContainerdBond(u.Requires, u.BindsTo, u.PartOf, u.Requisite, e.DependencySources(u, guard.ContainerdService))
+}
+
+// packageRoles reads what each package of the transaction restarts from
+// its own maintainer scripts (guard.ScriptRole): from the files given
+// (changes[i] is files[i]), else from the .deb apt downloaded. A package
+// whose scripts cannot be read, or name no unit of Docker's, is left to
+// guard.Roles (its name); a note says so for Docker's packages.
+func (e *Env) packageRoles(ctx context.Context, changes []guard.PkgChange, files []string, r *Report) map[string]guard.Role {
+	roles := map[string]guard.Role{}
+	var notDownloaded []string
+	defer func() {
+		switch len(notDownloaded) {
+		case 0:
+		case 1:
+			r.Note("no .deb of %s in %s (apt has not downloaded it), so its scripts were not read: judged by the package's name (apt-get install --download-only first, and dlr preflight reads what it does)", notDownloaded[0], host.AptArchives)
+		default:
+			r.Note("no .deb of %s in %s (apt has not downloaded them), so their scripts were not read: judged by the package names (apt-get install --download-only first, and dlr preflight reads what they do)", strings.Join(notDownloaded, ", "), host.AptArchives)
+		}
+	}()
+	for i, c := range changes {
+		if c.Remove {
+			continue
+		}
+		file := ""
+		if len(files) == len(changes) {
+			file = files[i]
+		} else if file = e.AptArchive(c.Package, c.New); file == "" {
+			if guard.DockerPackage(c.Package) {
+				notDownloaded = append(notDownloaded, c.Package+" "+c.New)
+			}
+			continue
+		}
+		s, err := e.PackageScripts(ctx, file, c.Package, c.Old != "")
+		if err != nil {
+			if guard.DockerPackage(c.Package) {
+				r.Note("%s: its scripts could not be read (%v): judged by its name", c.Package, err)
+			}
+			continue
+		}
+		if role, ok := guard.ScriptRole(s); ok {
+			roles[c.Package] = role
+		}
+	}
+	return roles
 }

@@ -259,6 +259,7 @@ type DrillReport struct {
 	Containers  []DrillResult `json:"containers"`
 	Survived    int           `json:"survived"`
 
-	back    time.Time // when dockerd answered again
-	version string    // its version then
+	back     time.Time // when dockerd answered again
+	version  string    // its version then
+	firewall string    // its firewall driver then (GET /info)
 }

@@ -65,13 +65,14 @@ func (e *Env) restoreProbes(socket string) restore.Probes {
 	}
 }
 
-// restoreOptions are the checks' options on this host.
-func (e *Env) restoreOptions(trigger, config string, rearm bool, version string, down time.Time) restore.Options {
+// restoreOptions are the checks' options on this host. firewall is the
+// running dockerd's firewall driver (host.Info.Firewall).
+func (e *Env) restoreOptions(trigger, config string, rearm bool, version, firewall string, down time.Time) restore.Options {
 	cfg, _ := host.ReadConfig(config)
 	return restore.Options{
 		Trigger: trigger, DownAt: down, Rearm: rearm, Version: version,
-		Firewall: !cfg.IptablesOff(),
-		Waits:    restore.Waits{Port: e.T.Port, DNS: e.T.DNS, Logs: e.T.Logs, Probe: e.T.Probe},
+		Firewall: !cfg.IptablesOff(), Backend: guard.FirewallBackend(firewall, cfg.FirewallBackend()),
+		Waits: restore.Waits{Port: e.T.Port, DNS: e.T.DNS, Logs: e.T.Logs, Probe: e.T.Probe},
 	}
 }
 
@@ -85,7 +86,11 @@ func (e *Env) checkRestore(ctx context.Context, before restore.View, socket stri
 	if err != nil {
 		return restore.Record{}, fmt.Errorf("listing the containers after the restore: %w", err)
 	}
-	rec := restore.Check(ctx, before, after, back, e.restoreProbes(socket), o)
+	p := e.restoreProbes(socket)
+	if o.Backend == guard.BackendNftables {
+		p.NATPorts = e.nftDNAT
+	}
+	rec := restore.Check(ctx, before, after, back, p, o)
 	rec.DockerdPIDAfter = pid
 	if err := e.restoreStore().Add(rec); err != nil {
 		return rec, fmt.Errorf("recording the restore in %s: %w", e.Path(host.StateDir), err)
@@ -161,4 +166,14 @@ func lostNames(rec restore.Record) string {
 		return ""
 	}
 	return "; lost: " + strings.Join(names, ", ")
+}
+
+// nftDNAT is the ports of the DNAT rules in dockerd's table ip
+// docker-bridges (nil without an nft reader).
+func (e *Env) nftDNAT(ctx context.Context) (map[int]bool, error) {
+	if e.NftRules == nil {
+		return nil, nil
+	}
+	r, err := e.NftRules(ctx, "ip")
+	return r.DNAT, err
 }

@@ -142,12 +142,12 @@ func (w *restoreWatch) check(ctx context.Context, before restore.View, pid int, 
 		w.logf("restore check: dockerd PID %d -> %d: checked by %s already", before.DockerdPID, pid, last.Trigger)
 		return
 	}
-	version := ""
+	version, firewall := "", ""
 	if i, err := e.Info(ctx, socket); err == nil {
-		version = i.Version
+		version, firewall = i.Version, i.Firewall
 	}
 	config, _ := e.ConfigLocation(w.o.Config, []host.Cmdline{e.DockerdCmdline(pid)}, false)
-	rec, err := e.checkRestore(ctx, before, socket, pid, back, e.restoreOptions("watcher", config, !w.o.NoRearm, version, down))
+	rec, err := e.checkRestore(ctx, before, socket, pid, back, e.restoreOptions("watcher", config, !w.o.NoRearm, version, firewall, down))
 	if err != nil {
 		w.logf("restore check: %v", err)
 		if rec.Containers == 0 {

@@ -24,7 +24,8 @@ type Probes struct {
 	Dial func(ctx context.Context, addr string) error
 	// DNS asks 127.0.0.11 in the network namespace of pid for name.
 	DNS func(ctx context.Context, pid int, name string) (rcode int, err error)
-	// NATPorts returns the host ports of the nat DOCKER chain's DNAT rules.
+	// NATPorts returns the host ports of dockerd's DNAT rules, in the
+	// backend it uses (Options.Backend).
 	NATPorts func(ctx context.Context) (map[int]bool, error)
 	// LogFile returns a log file's size and modification time.
 	LogFile func(path string) (size int64, mtime time.Time, err error)
@@ -50,6 +51,9 @@ type Options struct {
 	// Firewall: dockerd manages iptables (its "iptables" setting is not
 	// false); otherwise the firewall check is skipped.
 	Firewall bool
+	// Backend is the firewall backend dockerd uses: "iptables" (or "")
+	// or "nftables" (Docker 29's firewall-backend); NATPorts reads it.
+	Backend string
 	// Version is the running dockerd's version ("20.10.24+dfsg1").
 	Version string
 	Waits   Waits

@@ -302,6 +302,35 @@ func TestStore(t *testing.T) {
 	}
 }
 
+// TestCheckFirewallNftables: with dockerd's nftables backend, the firewall
+// check speaks of table ip docker-bridges, and a deleted table is a
+// problem, as a deleted DOCKER chain is with iptables.
+func TestCheckFirewallNftables(t *testing.T) {
+	f, before, after := scenario()
+	o := Options{Version: "29.7.1", Firewall: true, Backend: "nftables", Waits: waits}
+	detail := func(rec Record) string {
+		for _, r := range rec.Results {
+			for _, it := range r.Items {
+				if it.Check == Firewall {
+					return it.Result + " " + it.Detail
+				}
+			}
+		}
+		return ""
+	}
+	if got := detail(Check(t.Context(), before, after, time.Now(), f.probes(), o)); got != OK+" DNAT rule present" {
+		t.Errorf("rules there: %s", got)
+	}
+	f.nat = map[int]bool{}
+	if got := detail(Check(t.Context(), before, after, time.Now(), f.probes(), o)); !strings.HasPrefix(got, Problem) || !strings.Contains(got, "no DNAT rule for port 8080 in nftables table ip docker-bridges") {
+		t.Errorf("flushed: %s", got)
+	}
+	f.natErr = host.ErrNoNftTable
+	if got := detail(Check(t.Context(), before, after, time.Now(), f.probes(), o)); !strings.HasPrefix(got, Problem) || !strings.Contains(got, "nftables has no table ip docker-bridges") {
+		t.Errorf("table deleted: %s", got)
+	}
+}
+
 // TestCheckPredicted: a container lost at the restore is named with the
 // hazard row that predicted it (a --rm container on 20.10.24), one lost
 // without a prediction is not.

@@ -131,7 +131,8 @@ func (c *checker) ports(ctx context.Context, ct host.Container) []Item {
 }
 
 // firewall wants a DNAT rule for the port, waiting (once for all
-// containers) up to Waits.Port for dockerd to write its rules.
+// containers) up to Waits.Port for dockerd to write its rules, in the
+// backend it uses (Options.Backend).
 func (c *checker) firewall(ctx context.Context, p host.Port, key string) Item {
 	it := Item{Check: Firewall, Subject: key}
 	if !c.o.Firewall || c.p.NATPorts == nil {
@@ -144,13 +145,17 @@ func (c *checker) firewall(ctx context.Context, p host.Port, key string) Item {
 			return c.natErr == nil && len(c.nat) > 0, nil
 		})
 	})
+	where, gone := "iptables' nat DOCKER chain", "iptables has no nat DOCKER chain"
+	if c.o.Backend == "nftables" {
+		where, gone = "nftables table ip "+host.NftTable, "nftables has no table ip "+host.NftTable
+	}
 	switch {
-	case errors.Is(c.natErr, host.ErrNoDockerChain):
-		it.Result, it.Detail = Problem, "iptables has no nat DOCKER chain: something deleted dockerd's rules"
+	case errors.Is(c.natErr, host.ErrNoDockerChain), errors.Is(c.natErr, host.ErrNoNftTable):
+		it.Result, it.Detail = Problem, gone+": something deleted dockerd's rules"
 	case c.natErr != nil:
 		it.Result, it.Detail = Skipped, c.natErr.Error()
 	case !c.nat[p.HostPort]:
-		it.Result, it.Detail = Problem, fmt.Sprintf("no DNAT rule for port %d in iptables' nat DOCKER chain: a firewall reload flushed dockerd's rules", p.HostPort)
+		it.Result, it.Detail = Problem, fmt.Sprintf("no DNAT rule for port %d in %s: a firewall reload flushed dockerd's rules", p.HostPort, where)
 	default:
 		it.Result, it.Detail = OK, "DNAT rule present"
 	}

@@ -106,6 +106,21 @@ func goldenCases() []goldenCase {
 			e.write("candidate.json", "{\"live-restore\": true, \"bip\": \"10.1.0.1/24\", \"bogus-key\": 1}\n")
 			e.write("ok.json", "{\"live-restore\": true, \"debug\": true}\n")
 		}, [][]string{{"validate", "$ROOT/candidate.json"}, {"validate", "$ROOT/ok.json"}, {"validate", "--json", "$ROOT/ok.json"}}},
+		// Issue 19: firewall-backend nftables needs the nft tool, or dockerd
+		// does not start again: refused by validate and set alike without
+		// it, accepted with it.
+		{"validate-nft", func(e *testEnv) {
+			e.d.validate = validateOK
+			e.write("nft.json", "{\"live-restore\": true, \"firewall-backend\": \"nftables\"}\n")
+		}, [][]string{{"validate", "$ROOT/nft.json"}, {"set", "firewall-backend=nftables"}}},
+		{"validate-nft-installed", func(e *testEnv) {
+			e.d.validate = validateOK
+			e.write("nft.json", "{\"live-restore\": true, \"firewall-backend\": \"nftables\"}\n")
+			e.write("usr/sbin/nft", "#!/bin/sh\n")
+			if err := os.Chmod(filepath.Join(e.dir, "usr/sbin/nft"), 0o755); err != nil {
+				e.t.Fatal(err)
+			}
+		}, [][]string{{"validate", "$ROOT/nft.json"}}},
 		// Issue 14: without dlr's state, validate cannot tell whether dlr
 		// manages live-restore: "cannot tell" (exit 1), never "safe".
 		{"validate-no-state", func(e *testEnv) {
@@ -278,3 +293,7 @@ docker-cli 26.1.5+dfsg1-9+deb13u1+b1 amd64 none < 28.5.2+dfsg4-5 amd64 none /tmp
 docker.io 26.1.5+dfsg1-9+deb13u1+b1 amd64 none < 28.5.2+dfsg4-5 amd64 none /tmp/debs/docker.io_28.5.2+dfsg4-5_amd64.deb
 runc 1.1.15+ds1-2+b4 amd64 none < 1.3.6+ds1-1 amd64 none /tmp/debs/runc_1.3.6+ds1-1_amd64.deb
 `
+
+// validateOK is dockerd --validate (Docker 23.0 and later) accepting the
+// file: it checks the file, not what dockerd needs to start.
+func validateOK([]byte) (string, bool, error) { return "configuration OK", true, nil }
