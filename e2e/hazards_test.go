@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,26 +41,6 @@ func hazardItem(t *testing.T, out, container string) checkItemJSON {
 	}
 	t.Fatalf("dlr check --json has no restore-hazard item for %s:\n%s", container, out)
 	return checkItemJSON{}
-}
-
-// buildDeb builds an empty .deb of package name at version with dpkg-deb
-// on the host: a transaction for dlr preflight to judge (its contents do
-// not matter, dlr reads the control fields).
-func buildDeb(t *testing.T, name, version string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "pkg", "DEBIAN"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	control := "Package: " + name + "\nVersion: " + version + "\nArchitecture: amd64\nMaintainer: dlr e2e <e2e@example.invalid>\nDescription: empty package for dlr preflight\n"
-	if err := os.WriteFile(filepath.Join(dir, "pkg", "DEBIAN", "control"), []byte(control), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	deb := filepath.Join(dir, name+".deb")
-	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", filepath.Join(dir, "pkg"), deb).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
-	}
-	return deb
 }
 
 // wantWords fails for each of words not in out.
@@ -132,7 +110,7 @@ func TestHazardsBookworm(t *testing.T) {
 
 	// dlr preflight: a same-version reinstall of docker.io (a .deb at the
 	// installed version): kept now, the next restart removes rmme.
-	g.CopyIn(t, buildDeb(t, "docker.io", version), "/root/docker.io.deb", 0o644)
+	g.CopyIn(t, buildDeb(t, "docker.io", version, nil), "/root/docker.io.deb", 0o644)
 	code, out, _ = dlr(t, g, "preflight", "/root/docker.io.deb")
 	if code != 3 {
 		t.Errorf("dlr preflight: exit %d, want 3", code)
@@ -227,7 +205,7 @@ func TestHazardsExtraHostsPanic(t *testing.T) {
 	}
 
 	// dlr preflight: docker-ce 29.3.1 installed (it starts its dockerd).
-	g.CopyIn(t, buildDeb(t, "docker-ce", "5:29.3.1-1~debian.13~trixie"), "/root/docker-ce.deb", 0o644)
+	g.CopyIn(t, buildDeb(t, "docker-ce", "5:29.3.1-1~debian.13~trixie", map[string]string{"postinst": acmePostinst}), "/root/docker-ce.deb", 0o644)
 	code, out, _ := dlr(t, g, "preflight", "/root/docker-ce.deb")
 	if code != 3 {
 		t.Errorf("dlr preflight: exit %d, want 3", code)
