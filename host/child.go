@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -130,4 +131,19 @@ func (c *capped) Write(p []byte) (int, error) {
 		c.b.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
+}
+
+// maxToolOutput bounds what dlr keeps of a package or firewall tool's
+// standard output (nft -j, dpkg-deb, rpm): far above what a real table or
+// package's scripts print.
+const maxToolOutput = 16 << 20
+
+// stderrOf returns the trimmed standard error an [Output] error carries,
+// "" when it carries none.
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return strings.TrimSpace(string(ee.Stderr))
+	}
+	return ""
 }

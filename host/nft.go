@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,12 +54,9 @@ func (e *Env) realNftRules(ctx context.Context, family string) (NftRules, error)
 	if err != nil {
 		return NftRules{}, fmt.Errorf("no nft command on $PATH (dockerd's firewall backend is nftables): %w", err)
 	}
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, path, "-j", "list", "table", family, NftTable)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := Output(ctx, maxToolOutput, path, "-j", "list", "table", family, NftTable)
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := stderrOf(err)
 		if strings.Contains(msg, "No such file or directory") {
 			return NftRules{}, fmt.Errorf("table %s %s: %w", family, NftTable, ErrNoNftTable)
 		}

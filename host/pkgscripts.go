@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -150,12 +149,9 @@ func isDebScript(name string) bool {
 
 // output runs a package tool and returns its standard output.
 func (e *Env) output(ctx context.Context, name string, args ...string) ([]byte, error) {
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := Output(ctx, maxToolOutput, name, args...)
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := stderrOf(err)
 		if msg == "" {
 			msg = err.Error()
 		}
