@@ -103,11 +103,14 @@ func TestPreflightReadsScripts(t *testing.T) {
 		t.Errorf("web: PID %s -> %s through the restart (live restore on)", web0, web1)
 	}
 
-	// A package whose scripts never restart dockerd, whatever its name:
-	// "docker-ce" built with docker.io's behaviour (only a start) is not
-	// judged by the name's report that docker-ce restarts.
-	g.CopyIn(t, buildDeb(t, "docker-ce", "5:28.5.3-1", map[string]string{"postinst": "#!/bin/sh\nset -e\ndeb-systemd-invoke start 'docker.service' >/dev/null || true\n"}), "/root/docker-ce.deb", 0o644)
+	// A package whose scripts never restart dockerd: acme-docker's next
+	// version only starts it (docker.io's behaviour), so its upgrade is
+	// judged to leave dockerd running, from the package, not its name
+	// (docker-ce cannot stand in here: docker.io conflicts with it; the
+	// name fallback is unit-tested).
+	startOnly := map[string]string{"postinst": "#!/bin/sh\nset -e\ndeb-systemd-invoke start 'docker.service' >/dev/null || true\n"}
+	g.CopyIn(t, buildDeb(t, "acme-docker", "28.5.4-1", startOnly), "/root/docker-ce.deb", 0o644)
 	_, out, _ = dlr(t, g, "preflight", "/root/docker-ce.deb")
-	wantContains(t, "dlr preflight docker-ce.deb (start only)", out,
+	wantContains(t, "dlr preflight acme-docker 28.5.4-1 (start only)", out,
 		"dockerd keeps running 28.5.2 (read from the package: its scripts never restart docker.service on upgrade (only a start")
 }

@@ -86,7 +86,7 @@ func TestPreflightAptHook(t *testing.T) {
 		t.Logf("$ dlr preflight /root/docker-ce.rpm  (exit %d)\n%s", code, out)
 		wantContains(t, "dlr preflight FILE.rpm", out, "dlr preflight: docker-ce (not installed) -> 5:28.5.2-1.fc41",
 			"PASS  docker-ce", "its restart now: dockerd 26.1.5 -> 28.5.2: restored in dlr's upgrade matrix",
-			"not measured by dlr: Docker CE's package is reported to restart dockerd", "restored by live restore")
+			"measured: docker-ce restarts dockerd when dpkg configures it", "restored by live restore")
 		if got := look(); got != before {
 			t.Errorf("dlr preflight changed something: %+v, was %+v", got, before)
 		}

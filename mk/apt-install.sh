@@ -13,12 +13,14 @@ locks=${APT_LOCK_FILES:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/
 apt_get=${APT_GET:-apt-get}
 
 # held prints the first lock of $locks some process holds, and who holds
-# it ("" when none, or when lslocks, from util-linux, is missing).
+# it ("" when none, or when lslocks, from util-linux, is missing). A lock is
+# this host's only if its inode is the file's here: a container's or a
+# guest's dpkg holds a file of the same path in its own root.
 held() {
 	command -v lslocks >/dev/null 2>&1 || return 0
-	lslocks -n -r -o PID,PATH,COMMAND 2>/dev/null | while read -r pid path cmd; do
+	lslocks -n -r -o PID,INODE,PATH,COMMAND 2>/dev/null | while read -r pid ino path cmd; do
 		for l in $locks; do
-			if [ "$path" = "$l" ]; then
+			if [ "$path" = "$l" ] && [ "$ino" = "$(stat -c %i "$l" 2>/dev/null)" ]; then
 				echo "$l is held by $cmd (pid $pid)"
 				return
 			fi
