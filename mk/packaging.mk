@@ -71,10 +71,10 @@ packages-locked:
 	date=$$(LC_ALL=C date -u -d "@$$SOURCE_DATE_EPOCH" '+%a, %d %b %Y %H:%M:%S +0000'); \
 	commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
 	packaging/changelog.sh "$$PKG_VERSION" "$$date" "$$commit" | gzip -9n > $(PKG_BUILD_DIR)/changelog.gz; \
-	case "$$PKG_VERSION" in \
-		*+*) sed -e '/no ITP bug to close/d' -e '/initial-upload-closes-no-bugs/d' packaging/lintian-overrides ;; \
-		*) cat packaging/lintian-overrides ;; \
-	esac > $(PKG_BUILD_DIR)/lintian-overrides; \
+	top=$$(sed -n '1s/^docker-liverestore (\(.*\)-1) .*/\1/p' packaging/changelog); \
+	if [ "$$PKG_VERSION" = "$$top" ]; then cat packaging/lintian-overrides; \
+	else sed -e '/no ITP bug to close/d' -e '/initial-upload-closes-no-bugs/d' packaging/lintian-overrides; \
+	fi > $(PKG_BUILD_DIR)/lintian-overrides; \
 	mkdir -p $(PKG_BUILD_DIR)/host $(PKG_BUILD_DIR)/completions; \
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(PKG_BUILD_DIR)/host/dlr ./cmd/dlr; \
 	$(PKG_BUILD_DIR)/host/dlr man | sed -e "s/^\.TH DLR 8 \"\"/.TH DLR 8 \"$$(date -u -d "@$$SOURCE_DATE_EPOCH" +%Y-%m-%d)\"/" \
