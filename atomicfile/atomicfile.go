@@ -326,20 +326,18 @@ func (d *Dir) copyLabel(name string, f *os.File) {
 // Remove deletes path (not following a symlink) through a Dir on its
 // directory, and syncs the directory. A missing file is not an error.
 func Remove(path string) error {
-	d, err := OpenDir(dirOf(path))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Remove(filepath.Base(path))
+	return removeIn(path, (*Dir).Remove)
 }
 
 // RemoveDir deletes the directory path if it is empty (through a Dir on
 // the directory above it).
 func RemoveDir(path string) error {
+	return removeIn(path, (*Dir).RemoveDir)
+}
+
+// removeIn calls remove on a Dir of path's directory with path's base
+// name; a missing directory means there is nothing to remove.
+func removeIn(path string, remove func(*Dir, string) error) error {
 	d, err := OpenDir(dirOf(path))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -348,7 +346,7 @@ func RemoveDir(path string) error {
 		return err
 	}
 	defer d.Close()
-	return d.RemoveDir(filepath.Base(path))
+	return remove(d, filepath.Base(path))
 }
 
 // Symlink makes path a symlink to target, through a Dir on path's
