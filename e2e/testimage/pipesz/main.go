@@ -16,8 +16,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +58,11 @@ type fifo struct {
 // fifos reads (and, with set > 0, first sets) the size of each log FIFO in dir.
 func fifos(dir string, set int) ([]fifo, error) {
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) && set > 0 {
+		// -set over a shell glob of container directories: one that
+		// ended between the glob and here has no FIFOs left to set.
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
