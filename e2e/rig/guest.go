@@ -43,6 +43,9 @@ type Guest struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	hostKeyMu sync.Mutex
+	hostKey   string // set by SSHHostKey
 }
 
 // nspawnEnv are the environment variables systemd-nspawn needs on these
@@ -66,9 +69,10 @@ func nspawnArgs(root, machine string) []string {
 	}
 }
 
-// Boot boots suite (one of [Suites]) in a fresh copy-on-write view
+// Boot boots suite (one of [Suites], or [FleetSuite]) in a fresh copy-on-write view
 // of the cached [Rootfs] and returns once docker.service is active and
-// systemd answers on the guest's D-Bus system bus. It fails the test (with
+// systemd answers on the guest's D-Bus system bus (in a fleet guest,
+// once sshd and node_exporter are active too). It fails the test (with
 // the last lines of the guest's console) if that does not happen within 90
 // seconds.
 //
@@ -318,13 +322,18 @@ func childNamed(pid int, name string) int {
 }
 
 // waitReady waits until "systemctl is-active docker" and "busctl status
-// org.freedesktop.systemd1" both succeed inside the guest.
+// org.freedesktop.systemd1" both succeed inside the guest, and in a
+// [FleetSuite] guest "systemctl is-active ssh prometheus-node-exporter"
+// too.
 func (g *Guest) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
 	probes := [][]string{
 		{"systemctl", "is-active", "docker"},
 		{"busctl", "status", "org.freedesktop.systemd1"},
+	}
+	if g.suite == FleetSuite {
+		probes = append(probes, []string{"systemctl", "is-active", "ssh", "prometheus-node-exporter"})
 	}
 	var last string
 	for {

@@ -1,6 +1,8 @@
 package rig
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +41,22 @@ func TestIncludeListAndStamp(t *testing.T) {
 	if _, err := includeList("sid"); err == nil {
 		t.Error("sid accepted")
 	}
+	if _, err := includeList("upstream"); err == nil {
+		t.Error("a derived suite was given a debootstrap list")
+	}
+	// The fleet suite is trixie's list and its own packages, and its stamp
+	// names the Debian suite; the other stamps stay as they were, so that
+	// no cache is rebuilt for nothing.
+	fl, err := includeList(FleetSuite)
+	if err != nil || fl != x+",openssh-server,openssh-client,prometheus-node-exporter,curl" {
+		t.Errorf("fleet: %q, %v", fl, err)
+	}
+	if got := string(stampFor(FleetSuite, fl)); !strings.HasSuffix(got, "include="+fl+"\ndebian=trixie\n") {
+		t.Errorf("fleet stamp %q", got)
+	}
+	if got := string(stampFor("trixie", x)); got != stampVersion+"\nsuite=trixie\nvariant=minbase\ninclude="+x+"\n" {
+		t.Errorf("trixie stamp changed: %q", got)
+	}
 	// The stamp changes with the package list, so that a changed list
 	// rebuilds the cache.
 	if string(stampFor("bookworm", b)) == string(stampFor("bookworm", b+",curl")) {
@@ -55,6 +73,7 @@ func TestDebootstrapArgs(t *testing.T) {
 		"bookworm": "--variant=minbase --include=P bookworm /d http://deb.debian.org/debian",
 		"trixie":   "--variant=minbase --include=P trixie /d http://deb.debian.org/debian",
 		"forky":    "--variant=minbase --include=P forky /d http://deb.debian.org/debian /usr/share/debootstrap/scripts/sid",
+		FleetSuite: "--variant=minbase --include=P trixie /d http://deb.debian.org/debian",
 	} {
 		if got := strings.Join(debootstrapArgs(suite, "P", "/d"), " "); got != want {
 			t.Errorf("%s: %s, want %s", suite, got, want)
@@ -72,6 +91,14 @@ func TestDebootstrapArgs(t *testing.T) {
 		if derived && DebianSuite(s) != d.base {
 			t.Errorf("DebianSuite(%s) = %s, want %s", s, DebianSuite(s), d.base)
 		}
+	}
+	for _, s := range Suites() {
+		if s == FleetSuite {
+			t.Error("the fleet suite is in Suites(): suite-looping tests would run on it")
+		}
+	}
+	if DebianSuite(FleetSuite) != "trixie" {
+		t.Errorf("DebianSuite(fleet) = %s", DebianSuite(FleetSuite))
 	}
 	if _, err := upstreamRelease(UpstreamSuiteRelease); err != nil {
 		t.Errorf("the upstream suite's release is not pinned: %v", err)
@@ -121,5 +148,58 @@ func TestDebFiles(t *testing.T) {
 	}
 	if _, err := debFiles(dir, []string{"containerd"}); err == nil {
 		t.Error("a missing package was not reported")
+	}
+}
+
+func TestParseRouteDsts(t *testing.T) {
+	// Trimmed from "ip -j -4 route show table all" on a rig host.
+	j := `[{"dst":"default","gateway":"192.0.2.1","dev":"eth0","flags":[]},
+{"dst":"192.0.2.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"192.0.2.2","flags":[]},
+{"type":"local","dst":"127.0.0.1","table":"local","dev":"lo","protocol":"kernel","scope":"host","prefsrc":"127.0.0.1","flags":[]},
+{"type":"unreachable","dst":"0.0.0.0/0","table":"99","flags":[]}]`
+	got, err := parseRouteDsts([]byte(j))
+	if err != nil || fmt.Sprint(got) != "[192.0.2.0/24 127.0.0.1/32]" {
+		t.Errorf("parseRouteDsts = %v, %v", got, err)
+	}
+	if _, err := parseRouteDsts([]byte(`[{"dst":"bogus"}]`)); err == nil {
+		t.Error("a bad destination was accepted")
+	}
+}
+
+func TestOverlapError(t *testing.T) {
+	p := netip.MustParsePrefix("10.231.0.0/24")
+	used := []netip.Prefix{netip.MustParsePrefix("192.0.2.2/24"), netip.MustParsePrefix("127.0.0.1/32")}
+	if err := overlapError(p, used); err != nil {
+		t.Errorf("no overlap, got %v", err)
+	}
+	for _, u := range []string{"10.0.0.0/8", "10.231.0.77/32", "10.231.0.128/25"} {
+		err := overlapError(p, append(used, netip.MustParsePrefix(u)))
+		if err == nil || !strings.Contains(err.Error(), u) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
+func TestLastAddr(t *testing.T) {
+	for in, want := range map[string]string{"10.231.0.0/24": "10.231.0.255", "10.231.4.0/22": "10.231.7.255", "10.0.0.8/30": "10.0.0.11"} {
+		if got := lastAddr(netip.MustParsePrefix(in)).String(); got != want {
+			t.Errorf("lastAddr(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestOwnerAlias(t *testing.T) {
+	a, err := ownerAlias()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := parseOwnerAlias(a)
+	if !ok || p.pid != os.Getpid() || !p.alive() {
+		t.Errorf("parseOwnerAlias(%q) = %v, %v", a, p, ok)
+	}
+	for _, bad := range []string{"", "dlr-rig owner 12", "someone else's 1 2", "dlr-rig owner x 2"} {
+		if _, ok := parseOwnerAlias(bad); ok {
+			t.Errorf("parseOwnerAlias(%q) accepted", bad)
+		}
 	}
 }

@@ -41,6 +41,28 @@ var suitePackages = map[string][]string{
 	"forky":    {"docker-cli"},
 }
 
+// FleetSuite is a rig suite for tests of several hosts on a network
+// ([NewNetwork]): trixie, with trixie's packages, plus fleetPackages. It is
+// booted with [Boot] like any other but is not in [Suites]: a test that
+// loops over the suites does not run on it.
+const FleetSuite = "fleet"
+
+// fleetPackages are what the fleet suite adds to trixie: sshd and an ssh
+// client (a controller reaching its hosts), Debian's node_exporter (for a
+// Prometheus on the test's host) and curl. Every dependency is a real
+// package, so debootstrap needs no help with them.
+var fleetPackages = []string{"openssh-server", "openssh-client", "prometheus-node-exporter", "curl"}
+
+// variantSuites are suites debootstrapped from another Debian suite's
+// archive with more packages: the Debian suite (whose suitePackages and
+// suiteScripts they take) and the extra packages.
+var variantSuites = map[string]struct {
+	debian string
+	extra  []string
+}{
+	FleetSuite: {"trixie", fleetPackages},
+}
+
 // suiteScripts names the debootstrap script of a suite the host's
 // debootstrap has no script for: bookworm's debootstrap (1.0.128) knows
 // neither forky nor any later suite, and sid's script builds them.
@@ -75,12 +97,16 @@ var derivedSuites = map[string]struct{ base, ce string }{
 	"upstream": {"forky", UpstreamSuiteRelease},
 }
 
-// DebianSuite returns the Debian suite a suite is built from: itself, or
-// the base of a derived suite ("upstream" -> "forky"): the suite whose
-// archive has the packages of its containerd, runc and systemd.
+// DebianSuite returns the Debian suite a suite is built from: itself, the
+// base of a derived suite ("upstream" -> "forky"), or the archive's suite
+// of a variant ("fleet" -> "trixie"): the suite whose archive has the
+// packages of its containerd, runc and systemd.
 func DebianSuite(suite string) string {
 	if d, ok := derivedSuites[suite]; ok {
 		return d.base
+	}
+	if v, ok := variantSuites[suite]; ok {
+		return v.debian
 	}
 	return suite
 }
@@ -101,23 +127,33 @@ func cacheDir() (string, error) {
 
 // includeList returns the comma-separated --include list for suite, or an
 // error if the suite is not supported.
+// A variant's list is its Debian suite's followed by the variant's extra
+// packages.
 func includeList(suite string) (string, error) {
-	extra, ok := suitePackages[suite]
-	if !ok {
-		return "", fmt.Errorf("rig: unsupported suite %q (want one of %s)", suite, strings.Join(Suites(), ", "))
+	extra, ok := suitePackages[DebianSuite(suite)]
+	if _, derived := derivedSuites[suite]; !ok || derived {
+		return "", fmt.Errorf("rig: unsupported suite %q (want one of %s, or %s)", suite, strings.Join(Suites(), ", "), FleetSuite)
 	}
-	return strings.Join(append(append([]string{}, basePackages...), extra...), ","), nil
+	pkgs := append(append([]string{}, basePackages...), extra...)
+	return strings.Join(append(pkgs, variantSuites[suite].extra...), ","), nil
 }
 
-// stampFor returns the exact content of a valid stamp for suite.
+// stampFor returns the exact content of a valid stamp for suite. A
+// variant's names the Debian suite it is built from too.
 func stampFor(suite, include string) []byte {
-	return fmt.Appendf(nil, "%s\nsuite=%s\nvariant=minbase\ninclude=%s\n", stampVersion, suite, include)
+	b := fmt.Appendf(nil, "%s\nsuite=%s\nvariant=minbase\ninclude=%s\n", stampVersion, suite, include)
+	if v, ok := variantSuites[suite]; ok {
+		b = fmt.Appendf(b, "debian=%s\n", v.debian)
+	}
+	return b
 }
 
 // debootstrapArgs returns debootstrap's arguments for building suite into
-// dir: the mirror is named, and so is a script when the host's debootstrap
-// has none of the suite's name (see suiteScripts).
+// dir: the Debian suite ([DebianSuite]) and the mirror are named, and so
+// is a script when the host's debootstrap has none of the suite's name (see
+// suiteScripts).
 func debootstrapArgs(suite, include, dir string) []string {
+	suite = DebianSuite(suite)
 	args := []string{"--variant=minbase", "--include=" + include, suite, dir, Mirror}
 	if script, ok := suiteScripts[suite]; ok {
 		args = append(args, "/usr/share/debootstrap/scripts/"+script)
@@ -126,10 +162,11 @@ func debootstrapArgs(suite, include, dir string) []string {
 }
 
 // Rootfs returns the directory of the cached Debian root filesystem for
-// suite (one of [Suites]), building it first with
+// suite (one of [Suites], or [FleetSuite]), building it first with
 //
 //	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,rpm,jq,ansible-core,python3-cffi-backend,python3-apt[,docker-cli] SUITE DIR http://deb.debian.org/debian [/usr/share/debootstrap/scripts/sid]
 //
+// (the fleet suite: trixie, with fleetPackages appended to the list)
 // if the cache has no valid stamp. The directory is <cache>/<suite>, where
 // <cache> is $DLR_RIG_CACHE or DefaultCacheDir; its top directory is mode
 // 0755 (dbus-daemon, running as messagebus, must be able to traverse it).
