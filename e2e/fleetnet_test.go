@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -81,6 +82,11 @@ func TestFleetNetwork(t *testing.T) {
 	t.Run("fleet", func(t *testing.T) {
 		n := rig.NewNetwork(t, fleetCIDR)
 		defer func() { links = n.Links() }() // before the cleanups remove them
+		// A second network overlapping the first (its bridge's address and
+		// route) is refused.
+		if msg := fatalOf(t, func(tb testing.TB) { rig.NewNetwork(tb, "10.231.0.128/25") }); !strings.Contains(msg, "overlaps the host's 10.231.0.1/24") {
+			t.Errorf("an overlapping network: %q, want it refused", msg)
+		}
 		a, b := rig.Boot(t, rig.FleetSuite), rig.Boot(t, rig.FleetSuite)
 		const addrA, addrB = "10.231.0.2", "10.231.0.3"
 		n.Attach(t, a, addrA)
@@ -178,6 +184,37 @@ func TestFleetNetwork(t *testing.T) {
 		}
 	}
 	t.Logf("links %v gone", links)
+}
+
+// fatalOf runs f with a testing.TB that passes everything on to t but
+// Fatalf (and Fatal), which it records and ends f with; it returns the
+// message, or "" if f returned.
+func fatalOf(t *testing.T, f func(testing.TB)) string {
+	tb := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(tb)
+	}()
+	<-done
+	return tb.msg
+}
+
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (f *fatalTB) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
 }
 
 // grepLines returns the lines of s that contain sub.

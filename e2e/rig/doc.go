@@ -8,7 +8,7 @@
 // # Root filesystems
 //
 // [Rootfs] builds a Debian root filesystem once per suite ("bookworm",
-// "trixie" or "forky": [Suites]) with debootstrap and caches it under
+// "trixie", "forky" or "fleet": [Suites], [FleetSuite]) with debootstrap and caches it under
 // /var/cache/dlr-rig/<suite>
 // (or $DLR_RIG_CACHE/<suite>). The cache is read-only by convention: nothing
 // in this package writes to it after it is built. A stamp file next to it,
@@ -25,7 +25,8 @@
 // boots it with systemd-nspawn, and waits until docker.service is active and
 // systemd is on the D-Bus system bus. [Guest.Exec] and friends run commands
 // inside with nsenter. The guest has its own network namespace with no route
-// out: no registry or mirror is reachable from inside, so images are made
+// out (unless a test attaches it to a [Network], whose only other members
+// are the host and other guests): no registry or mirror is reachable from inside, so images are made
 // with [Guest.ImportImage] from a static binary such as the one
 // [BuildLogger] builds.
 //
@@ -39,6 +40,18 @@
 // nspawn runs as PID 1 of a PID namespace of its own under unshare, which
 // has a parent-death signal. Only the guest's mounts and temporary
 // directory are left then, and the next [Boot] removes them.
+//
+// # Fleets
+//
+// [FleetSuite] is trixie with sshd, an ssh client, Debian's node_exporter
+// and curl, cached like the others but not in [Suites]. [NewNetwork] makes
+// a private IPv4 network for several guests and the host: a bridge on the
+// host holding the first address of the prefix, refused if the host
+// already uses any of it. [Network.Attach] gives a guest an interface
+// [GuestIface] on it. [Guest.SSHHostKey] gives a guest host keys of its
+// own (all guests of a rootfs boot with the same) and returns the public
+// ed25519 key for a known_hosts file. The network's cleanup deletes its
+// bridge and veths; a killed run's are deleted by the next NewNetwork.
 //
 // # Packages of another suite
 //
