@@ -162,6 +162,10 @@ func Boot(t testing.TB, suite string) *Guest {
 		}
 	}
 
+	if err := g.writeHostname(); err != nil {
+		t.Fatalf("rig: %v", err)
+	}
+
 	// Files nspawn keeps on the host while the guest runs; it removes them
 	// when it exits, but not when it is killed.
 	var st syscall.Stat_t
@@ -214,6 +218,29 @@ func (g *Guest) bindDockerDir() error {
 		}
 	}
 	return nil
+}
+
+// writeHostname makes the guest's /etc/hostname its machine name.
+// debootstrap copies the host's /etc/hostname into the rootfs, and the
+// guest's systemd sets the hostname from it over the one nspawn gives, so
+// without this every guest would be named after the host: guests of one
+// network could not be told apart (ssh, node_exporter's nodename,
+// Ansible's facts). The file is replaced, never written through (it could
+// be a link in a rootfs).
+func (g *Guest) writeHostname() error {
+	p := g.Path("/etc/hostname")
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(g.machine + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Suite returns the Debian suite the guest runs.
