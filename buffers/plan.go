@@ -40,6 +40,24 @@ func Plan(current []int64, target, budget int64) (sizes []int64, level int64) {
 	return sizes, 0
 }
 
+// Short reports which streams the budget keeps below target, and the
+// level [Plan] gives them. When the level is below target (the budget does
+// not allow every stream the target size), every stream smaller than
+// target is short. A stream below target while the level reaches target is
+// not short: it is only not grown yet (the watcher grows it, or dlr
+// buffers). Short does no I/O.
+func Short(current []int64, target, budget int64) (short []bool, level int64) {
+	_, level = Plan(current, target, budget)
+	short = make([]bool, len(current))
+	if level >= target {
+		return short, level
+	}
+	for i, c := range current {
+		short[i] = c < target
+	}
+	return short, level
+}
+
 // floorPow2 returns the largest power of two not above n (n > 0).
 func floorPow2(n int64) int64 {
 	return 1 << (63 - bits.LeadingZeros64(uint64(n)))

@@ -111,3 +111,31 @@ func TestParseMemTotal(t *testing.T) {
 		}
 	}
 }
+
+// TestShort: a stream is short only when the budget keeps the level below
+// the target; one that is below the target while the level reaches it is
+// only not grown yet.
+func TestShort(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		current        []int64
+		target, budget int64
+		want           []bool
+	}{
+		{"no streams", nil, 16 * m, 1 * m, []bool{}},
+		{"not grown yet, budget allows the target", []int64{64 * k, 64 * k}, 16 * m, 32 * m, []bool{false, false}},
+		{"budget allows half the target", []int64{64 * k, 64 * k, 64 * k}, 16 * m, 32 * m, []bool{true, true, true}},
+		{"a big stream is not short", []int64{32 * m, 64 * k, 64 * k}, 16 * m, 40 * m, []bool{false, true, true}},
+		{"grown to the level, still short", []int64{8 * m, 8 * m, 8 * m}, 16 * m, 32 * m, []bool{true, true, true}},
+		{"budget used up", []int64{64 * k, 64 * k}, 16 * m, 100 * k, []bool{true, true}},
+		{"all at the target", []int64{16 * m, 16 * m}, 16 * m, 32 * m, []bool{false, false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, level := Short(tt.current, tt.target, tt.budget)
+			_, want := Plan(tt.current, tt.target, tt.budget)
+			if !slices.Equal(got, tt.want) || level != want {
+				t.Errorf("Short(%v, %d, %d) = %v, %d; want %v, %d", tt.current, tt.target, tt.budget, got, level, tt.want, want)
+			}
+		})
+	}
+}

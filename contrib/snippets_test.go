@@ -1,6 +1,7 @@
 // Package contrib holds configuration-management material for dlr (the
 // Ansible role in ansible/; Puppet, Chef and Salt files in puppet/, chef/
-// and salt/ that add dlr's package repository and install it by name) and
+// and salt/ that add dlr's package repository and install it by name),
+// Prometheus alerting rules with their promtool tests in prometheus/, and
 // the test of docs/fleet.md's snippets for Ansible, Puppet, Chef and Salt.
 package contrib
 

@@ -29,5 +29,5 @@ bench-scale: deps build
 	@DLR_SCALE=1 DLR_SCALE_DEB=$$(ls $(SCALE_PKG)/*_$(BENCH_ARCH).deb) DLR_BIN=$(abspath bin/dlr) \
 	DLR_SCALE_CONTAINERS=$(SCALE_CONTAINERS) DLR_SCALE_BURST=$(SCALE_BURST) DLR_SCALE_ROUNDS=$(SCALE_ROUNDS) \
 	DLR_SCALE_RUNS=$(SCALE_RUNS) DLR_SCALE_SUITE=$(SCALE_SUITE) \
-	$(GO) test -tags e2e -count=1 -timeout 30m -v -run '^TestScale(Drill)?$$' ./e2e/ > .cache/bench-scale.log 2>&1; \
+	$(GO) test -tags e2e -count=1 -timeout 60m -v -run '^TestScale(Drill)?$$' ./e2e/ > .cache/bench-scale.log 2>&1; \
 	rc=$$?; grep -E 'FIGURE|  (enable said|FIFO sizes)|note: |--- FAIL|^FAIL' .cache/bench-scale.log | sed 's/^ *scale_test.go:[0-9]*: //' | tee -a .cache/bench-scale.txt; exit $$rc

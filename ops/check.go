@@ -86,7 +86,7 @@ func Check(ctx context.Context, e *Env, o Options, r *Report) error {
 		c.add(guard.ContainerdSkew(running, installed, err))
 	}
 	if info != nil {
-		bufs, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, false, nil)
+		bufs, _, _ := e.logBuffers(ctx, o, f, host.DefaultDataRoot, false, nil)
 		var own, execs []int64
 		for _, b := range bufs {
 			if b.Exec {

@@ -189,7 +189,7 @@ func (e *Env) drillPreflight(ctx context.Context, f *host.Facts) (*drill, error)
 	if cfg, err := host.ReadConfig(f.Config); err == nil {
 		d.host = hostProps(cfg)
 	}
-	if d.view, err = e.view(ctx, f.Socket, f.PID); err != nil {
+	if d.view, err = e.view(ctx, f.Socket, f.PID, info.Version); err != nil {
 		return nil, failed("listing the running containers: %v; nothing was stopped", err)
 	}
 	d.before = drillContainers(d.view.Containers)

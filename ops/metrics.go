@@ -80,6 +80,19 @@ func collect(s *StatusReport, c *CheckReport, last *restore.Record) []metrics.Me
 		}
 		ms = append(ms, m)
 	}
+	if lb := s.LogBudget; lb != nil {
+		ms = append(ms,
+			g("dlr_log_buffers_short", "Running containers' log FIFOs (stdout, stderr) that the log-buffer budget keeps below the size dlr plans for them (--size, else fs.pipe-max-size); 0 when the budget allows every one that size.", float64(lb.Short)),
+			g("dlr_log_buffer_budget_bytes", "The memory all log FIFOs together may use (--budget, else 1/64 of RAM).", float64(lb.Budget)),
+			g("dlr_log_buffer_bytes", "The log FIFOs' sizes summed, exec sessions' included (they count against the budget).", float64(lb.Bytes)))
+	}
+	if v := s.NextRestartVerdict; v != "" {
+		m := metrics.Metric{Name: "dlr_pending_restart", Help: "Where a package replaced the running dockerd, 1 for dlr's verdict on the restart onto the installed one (dlr check: version); absent when none waits.", Type: "gauge"}
+		for _, l := range []string{"pass", "warn", "fail"} {
+			m.Samples = append(m.Samples, metrics.Sample{Labels: [][2]string{{"verdict", l}}, Value: b(v == l)})
+		}
+		ms = append(ms, m)
+	}
 	if cov, ok := coverage(s.LogBuffers); ok {
 		ms = append(ms, g("dlr_log_buffer_coverage_seconds", "The shortest outage a running container's log FIFO rides out at its recent log rate (FIFO size / rate), over containers that log.", cov))
 	}

@@ -125,7 +125,10 @@ type StatusReport struct {
 	// restart onto it ("PASS: ...", "WARN: ...", "FAIL: ...").
 	InstalledVersion string `json:"installed_version,omitempty"`
 	NextRestart      string `json:"next_restart,omitempty"`
-	Swarm            string `json:"swarm,omitempty"`
+	// NextRestartVerdict is NextRestart's severity alone: "pass", "warn"
+	// or "fail" ("" with no InstalledVersion), for dlr_pending_restart.
+	NextRestartVerdict string `json:"-"`
+	Swarm              string `json:"swarm,omitempty"`
 
 	Flag       string   `json:"flag,omitempty"` // --live-restore's value, if set
 	FlagSource string   `json:"flag_source,omitempty"`
@@ -149,6 +152,9 @@ type StatusReport struct {
 	// (F_GETPIPE_SZ); a full FIFO blocks the container while dockerd is
 	// down, so its size bounds the outage it rides out at a given log rate.
 	LogBuffers []LogBuffer `json:"log_buffers,omitempty"`
+	// LogBudget puts them against the size and budget dlr grows them to;
+	// absent when they, fs.pipe-max-size or MemTotal could not be read.
+	LogBudget *LogBudget `json:"log_budget,omitempty"`
 
 	// Restores are the last restores dlr checked, oldest first (dlr watch
 	// and dlr drill record them), with every container's checks.
@@ -161,6 +167,23 @@ type StatusReport struct {
 	// be read (the text output says "unknown" rather than "no").
 	DaemonUnknown bool `json:"-"`
 	StateUnknown  bool `json:"-"`
+}
+
+// LogBudget is the log FIFOs against the size and the budget dlr buffers
+// and the watcher grow them to (see buffers.Plan).
+type LogBudget struct {
+	// Target is the size planned for each stream (--size, else
+	// fs.pipe-max-size); Budget the bytes all streams together may use
+	// (--budget, else 1/64 of RAM); Level the size the budget allows each.
+	Target int64 `json:"target"`
+	Budget int64 `json:"budget"`
+	Level  int64 `json:"level"`
+	// Bytes is every stream's size summed (exec sessions' too: they count
+	// against the budget).
+	Bytes int64 `json:"bytes"`
+	// Short counts the containers' own streams the budget keeps below
+	// Target (buffers.Short): 0 when it allows every stream Target.
+	Short int `json:"short"`
 }
 
 // LogBuffer is one log FIFO of a running container.

@@ -31,12 +31,13 @@ func (e *Env) bootID() string {
 
 // view lists the running containers as a view (call only while dockerd
 // runs).
-func (e *Env) view(ctx context.Context, socket string, dockerdPID int) (restore.View, error) {
+// version is that dockerd's version, "" if unknown.
+func (e *Env) view(ctx context.Context, socket string, dockerdPID int, version string) (restore.View, error) {
 	cs, err := e.Containers(ctx, socket)
 	if err != nil {
 		return restore.View{}, err
 	}
-	return restore.View{At: e.Now(), BootID: e.bootID(), DockerdPID: dockerdPID, Containers: cs}, nil
+	return restore.View{At: e.Now(), BootID: e.bootID(), DockerdPID: dockerdPID, DaemonVersion: version, Containers: cs}, nil
 }
 
 // restoreProbes are the probes against this host's dockerd at socket.
@@ -130,9 +131,14 @@ func RestoreLines(rec restore.Record) []string {
 	return out
 }
 
-// RestoreSummary is "N containers, N kept, problems: ...".
+// RestoreSummary is "N containers, N kept, problems: ...", after
+// "dockerd OLD -> NEW, " when the restore was onto another version (an
+// upgrade: what a rollout looks for in dlr status).
 func RestoreSummary(rec restore.Record) string {
 	s := fmt.Sprintf("%d containers, %d kept", rec.Containers, rec.Kept)
+	if rec.DaemonVersionBefore != "" && rec.DaemonVersion != "" && rec.DaemonVersionBefore != rec.DaemonVersion {
+		s = fmt.Sprintf("dockerd %s -> %s, ", rec.DaemonVersionBefore, rec.DaemonVersion) + s
+	}
 	if rec.Mended > 0 {
 		s += fmt.Sprintf(", %d mended", rec.Mended)
 	}

@@ -72,7 +72,15 @@ func Status(ctx context.Context, e *Env, o Options, r *Report) error {
 			}
 			e.statusSkew(ctx, f, s, r)
 		}
-		s.LogBuffers, s.Unknown = e.logBuffers(ctx, o, f, dataRoot, true, s.Unknown)
+		var read bool
+		s.LogBuffers, read, s.Unknown = e.logBuffers(ctx, o, f, dataRoot, true, s.Unknown)
+		if read {
+			if lb, err := e.logBudget(o, s.LogBuffers); err != nil {
+				s.Unknown = append(s.Unknown, "log-buffer budget: "+err.Error())
+			} else {
+				s.LogBudget = lb
+			}
+		}
 	}
 	if v, err := sysctl.Running(e.Path(host.ProcSysDir), sysctl.Key); err == nil {
 		s.PipeMaxSizeRunning = v
@@ -108,6 +116,7 @@ func (e *Env) statusSkew(ctx context.Context, f *host.Facts, s *StatusReport, r 
 	}
 	v := guard.VersionSkew(s.DaemonVersion, installed, nil)
 	s.InstalledVersion, s.NextRestart = installed, v.Severity.String()+": "+v.Message
+	s.NextRestartVerdict = strings.ToLower(v.Severity.String())
 	if v.Severity == guard.Warn || v.Severity == guard.Fail {
 		r.Warn("the next docker restart, onto the installed dockerd %s: %s (%s)", installed, v.Message, v.Fix)
 	}
@@ -139,12 +148,12 @@ func (e *Env) statusState(s *StatusReport, r *Report) {
 // logBuffers reads the log FIFO sizes of the running containers, with
 // each json-file log's recent rate and the outage it rides out (rates
 // false: sizes only, as dlr check needs); what cannot be read is added to
-// unknown.
-func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot string, rates bool, unknown []string) ([]LogBuffer, []string) {
+// unknown. read is false when the exec root could not be scanned at all.
+func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot string, rates bool, unknown []string) (bufs []LogBuffer, read bool, _ []string) {
 	dir, _, _ := e.ExecRoot(o.ExecRoot, o.Config, e.DockerdCmdline(f.PID))
 	streams, err := buffers.Scan(ctx, dir)
 	if err != nil {
-		return nil, append(unknown, "log buffers: "+err.Error())
+		return nil, false, append(unknown, "log buffers: "+err.Error())
 	}
 	var ids []string // one log read per container, not per stream
 	seen := map[string]bool{}
@@ -172,5 +181,32 @@ func (e *Env) logBuffers(ctx context.Context, o Options, f *host.Facts, dataRoot
 		}
 		out = append(out, b)
 	}
-	return out, unknown
+	return out, true, unknown
+}
+
+// logBudget puts the log FIFOs against the size and the budget that dlr
+// buffers and the watcher grow them to (o's --size and --budget, else
+// fs.pipe-max-size and 1/64 of RAM); buffers.Short decides which are short.
+// Only the containers' own streams are counted short, as dlr check's
+// log-buffers item judges only those (an exec session's FIFOs live as long
+// as its probe); every stream counts against the budget.
+func (e *Env) logBudget(o Options, bufs []LogBuffer) (*LogBudget, error) {
+	target, budget, err := e.bufferSizes(o)
+	if err != nil {
+		return nil, err
+	}
+	lb := &LogBudget{Target: target, Budget: budget}
+	sizes := make([]int64, len(bufs))
+	for i, b := range bufs {
+		sizes[i] = b.Size
+		lb.Bytes += b.Size
+	}
+	short, level := buffers.Short(sizes, target, budget)
+	lb.Level = level
+	for i, b := range bufs {
+		if short[i] && !b.Exec {
+			lb.Short++
+		}
+	}
+	return lb, nil
 }

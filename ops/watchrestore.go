@@ -35,6 +35,11 @@ type restoreWatch struct {
 
 	poke chan struct{}
 
+	// version is the Docker version of dockerd versionPID, asked once
+	// per dockerd for the views (saveView's goroutine only).
+	version    string
+	versionPID int
+
 	metricsErr string // the textfile's last error, logged once
 	wg         sync.WaitGroup
 }
@@ -119,7 +124,13 @@ func (w *restoreWatch) saveView(ctx context.Context) {
 	if !ok || !w.e.IsDockerd(pid) {
 		return
 	}
-	v, err := w.e.view(ctx, socket, pid)
+	if w.versionPID != pid {
+		w.version = ""
+		if i, err := w.e.Info(ctx, socket); err == nil {
+			w.version, w.versionPID = i.Version, pid
+		}
+	}
+	v, err := w.e.view(ctx, socket, pid, w.version)
 	if err == nil {
 		err = w.e.restoreStore().SaveView(v)
 	}

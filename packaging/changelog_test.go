@@ -28,15 +28,25 @@ var (
 )
 
 // parseMarkdown reads CHANGELOG.md: "## VERSION (DATE)" headings, "- "
-// entries whose continuation lines are indented.
+// entries whose continuation lines are indented. A "## Unreleased" section
+// on top (the changes since the last release, which its entry takes over)
+// is no release: it is skipped.
 func parseMarkdown(t *testing.T, text string) []release {
 	t.Helper()
 	var rs []release
+	unreleased := false
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
 		switch {
+		case l == "## Unreleased":
+			if len(rs) > 0 || unreleased {
+				t.Fatalf("CHANGELOG.md line %d: \"## Unreleased\" goes on top, once", n)
+			}
+			unreleased = true
+		case unreleased && !strings.HasPrefix(l, "## "):
 		case strings.HasPrefix(l, "## "):
+			unreleased = false
 			m := mdHeading.FindStringSubmatch(l)
 			if m == nil {
 				t.Fatalf("CHANGELOG.md line %d: %q is not \"## VERSION (YYYY-MM-DD)\"", n, l)

@@ -142,7 +142,7 @@ func Check(ctx context.Context, before View, after []host.Container, back time.T
 	if down.IsZero() {
 		down = before.At
 	}
-	rec := Record{Trigger: o.Trigger, DownAt: down, BackAt: back, DockerdPIDBefore: before.DockerdPID, DaemonVersion: o.Version}
+	rec := Record{Trigger: o.Trigger, DownAt: down, BackAt: back, DockerdPIDBefore: before.DockerdPID, DaemonVersion: o.Version, DaemonVersionBefore: before.DaemonVersion}
 	rec.Results = Compare(before, after)
 	predict(rec.Results, before, o.Version)
 	now := map[string]host.Container{}

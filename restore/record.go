@@ -11,11 +11,14 @@ import (
 // listing before its outage.
 type View struct {
 	// Version is the file's format (state.ViewFormat when written).
-	Version    int              `json:"version"`
-	At         time.Time        `json:"at"`
-	BootID     string           `json:"boot_id"`
-	DockerdPID int              `json:"dockerd_pid"`
-	Containers []host.Container `json:"containers"`
+	Version    int       `json:"version"`
+	At         time.Time `json:"at"`
+	BootID     string    `json:"boot_id"`
+	DockerdPID int       `json:"dockerd_pid"`
+	// DaemonVersion is that dockerd's version ("" if unknown: a view
+	// written by an older dlr).
+	DaemonVersion string           `json:"daemon_version,omitempty"`
+	Containers    []host.Container `json:"containers"`
 }
 
 // Results of one check.
@@ -84,8 +87,12 @@ type Record struct {
 	DockerdPIDBefore int       `json:"dockerd_pid_before"`
 	DockerdPIDAfter  int       `json:"dockerd_pid_after"`
 	DaemonVersion    string    `json:"daemon_version"`
-	Containers       int       `json:"containers"`
-	Kept             int       `json:"kept"`
+	// DaemonVersionBefore is the version of the dockerd that went away,
+	// from the view ("" if unknown): with DaemonVersion, what an upgrade
+	// changed.
+	DaemonVersionBefore string `json:"daemon_version_before,omitempty"`
+	Containers          int    `json:"containers"`
+	Kept                int    `json:"kept"`
 	// Problems counts the problems not mended, by kind; Mended the ones
 	// dlr mended.
 	Problems map[string]int `json:"problems"`

@@ -169,6 +169,13 @@ func writeStatus(w io.Writer, s *ops.StatusReport) {
 			note = " (a container blocks once 64K of log output piles up while dockerd is down: dlr buffers grows them)"
 		}
 		row("log buffers:", "%d streams of %d containers, smallest %s%s", len(s.LogBuffers), len(containers), buffers.SizeText(smallest), note)
+		if lb := s.LogBudget; lb != nil && lb.Short > 0 {
+			allows := "it allows " + buffers.SizeText(lb.Level) + " each"
+			if lb.Level == 0 {
+				allows = "none can grow"
+			}
+			row("", "%d streams kept below %s by the budget of %s (%s in use; %s): raise --budget (dlr buffers, dlr watch)", lb.Short, buffers.SizeText(lb.Target), buffers.SizeText(lb.Budget), buffers.SizeText(lb.Bytes), allows)
+		}
 		for _, b := range s.LogBuffers {
 			if b.RideOut != nil {
 				row("", "%s/%s: %s at %.0f B/s recently: blocks after %.1f s of daemon outage", buffers.ShortID(b.Container), b.Stream, buffers.SizeText(b.Size), *b.Rate, *b.RideOut)

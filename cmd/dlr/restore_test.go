@@ -253,10 +253,12 @@ func TestWatchChecksRestore(t *testing.T) {
 	store := restore.Store{Dir: e.h.Path(host.StateDir)}
 	waitFor(t, "the view", func() bool { v, _ := store.LoadView(); return v != nil && len(v.Containers) == 2 })
 
-	// dockerd restarts with PID 4343; db did not come back.
+	// dockerd restarts onto another release with PID 4343 (an upgrade);
+	// db did not come back.
 	e.write("proc/4343/stat", "4343 (dockerd) S 1 4343\n")
 	e.write("proc/4343/cmdline", "/usr/sbin/dockerd\x00-H\x00fd://\x00")
 	e.d.mu.Lock()
+	e.d.version = "28.5.2"
 	e.d.svc.MainPID = 4343
 	e.d.containers = e.d.containers[:1]
 	e.d.mu.Unlock()
@@ -266,7 +268,8 @@ func TestWatchChecksRestore(t *testing.T) {
 	f.mu.Unlock()
 	var rec *restore.Record
 	waitFor(t, "the restore record", func() bool { rec, _ = store.Last(); return rec != nil })
-	if rec.Trigger != "watcher" || rec.DockerdPIDBefore != 4242 || rec.DockerdPIDAfter != 4343 || rec.Kept != 1 || rec.Problems[restore.Lost] != 1 {
+	if rec.Trigger != "watcher" || rec.DockerdPIDBefore != 4242 || rec.DockerdPIDAfter != 4343 || rec.Kept != 1 || rec.Problems[restore.Lost] != 1 ||
+		rec.DaemonVersionBefore != "26.1.5" || rec.DaemonVersion != "28.5.2" {
 		t.Errorf("record %+v", rec)
 	}
 	waitFor(t, "the textfile", func() bool {
@@ -274,7 +277,7 @@ func TestWatchChecksRestore(t *testing.T) {
 		return bytes.Contains(b, []byte(`dlr_last_restore_problems{kind="lost"} 1`))
 	})
 	stop()
-	for _, s := range []string{"restore check: db: problem lost: not running after the restore", "restore check: dockerd PID 4242 -> 4343: 2 containers, 1 kept, problems: 1 lost"} {
+	for _, s := range []string{"restore check: db: problem lost: not running after the restore", "restore check: dockerd PID 4242 -> 4343: dockerd 26.1.5 -> 28.5.2, 2 containers, 1 kept, problems: 1 lost"} {
 		if !strings.Contains(log.String(), s) {
 			t.Errorf("log lacks %q:\n%s", s, log)
 		}
