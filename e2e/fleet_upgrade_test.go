@@ -495,11 +495,7 @@ func (p *prometheus) waitFor(t *testing.T, what string, d time.Duration, cond fu
 	start := time.Now()
 	for !cond() {
 		if time.Since(start) > d {
-			var all []string
-			for _, a := range p.firing(t, "") {
-				all = append(all, a)
-			}
-			t.Fatalf("waited %s for %s (alerts firing: %v)", d, what, all)
+			t.Fatalf("waited %s for %s (alerts firing: %v)", d, what, p.firing(t, ""))
 		}
 		time.Sleep(2 * time.Second)
 	}
