@@ -501,3 +501,55 @@ func (p *prometheus) waitFor(t *testing.T, what string, d time.Duration, cond fu
 	}
 	return time.Since(start)
 }
+
+// TestUpgradePlayCE runs upgrade.yml (ansible-playbook -c local) where
+// Docker CE's package restarts dockerd itself: the upstream suite (forky
+// with the docker-ce-like package of upstream 29.7.1), dlr installed and
+// enabled, two containers; the play installs docker-ce 29.8.1 from a file.
+// The package's postinst restarts docker.service, so the play must not
+// restart it again: its line says "restarted by the package", it waits
+// for the watcher's record of that restart, and both containers keep
+// their PIDs.
+func TestUpgradePlayCE(t *testing.T) {
+	p := packagesForTest(t)
+	deb, err := rig.CEPackage(t.Context(), "29.8.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := pkgGuest(t, "upstream", p)
+	pkgMust(t, g, "DEBIAN_FRONTEND=noninteractive apt-get install -y "+guestDeb(p.Cur))
+	h := &fleetHost{name: "localhost", g: g, pids: map[string]string{}}
+	for _, c := range fleetContainers {
+		g.MustExec(t, append([]string{"docker", "run", "-d"}, c...)...)
+		h.pids[c[1]] = containerPID(t, g, c[1])
+	}
+	if got := liveRestoreEnabled(t, g); got != "true" {
+		t.Fatalf("live restore %s after the package's install", got)
+	}
+	from := gsh(t, g, "dpkg-query -W -f '${Version}' docker-ce")
+	copyTree(t, g, "../contrib/ansible", "/root/ansible")
+	g.CopyIn(t, deb, "/root/ansible/upgrade/"+filepath.Base(deb), 0o644)
+	writeGuest(t, g, "/root/ansible/files.json", `{"dlr_upgrade_files": ["/root/ansible/upgrade/`+filepath.Base(deb)+`"]}`)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	out, errOut, code, err := g.Exec(ctx, "bash", "-c", "cd /root/ansible && ANSIBLE_NOCOLOR=1 ansible-playbook -c local -i localhost, upgrade.yml -e @files.json")
+	if err != nil || code != 0 {
+		t.Fatalf("upgrade.yml: exit %d %v\n%s%s", code, err, out, errOut)
+	}
+	lines := playLines(out)
+	t.Logf("%s", strings.Join(lines, "\n"))
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "dlr upgrade: localhost: docker-ce "+from+" -> ") })
+	if i < 0 || !strings.Contains(lines[i], "restarted by the package") || !strings.Contains(lines[i], "2 containers, 2 kept, no problems") {
+		t.Errorf("the play's line for a package that restarts dockerd: %q\n%s", lines, out)
+	}
+	if m := regexp.MustCompile(`TASK \[docker_upgrade : Restart dockerd \(its package did not\)\][^\n]*\n(\w+)`).FindStringSubmatch(out); m == nil || m[1] != "skipping" {
+		t.Errorf("the play's restart task after the package had restarted dockerd: %q, want skipping\n%s", m, out)
+	}
+	if got := gsh(t, g, "dpkg-query -W -f '${Version}' docker-ce"); !strings.HasPrefix(got, "5:29.8.1-") {
+		t.Errorf("docker-ce %s after the play, want 29.8.1", got)
+	}
+	h.keptAll(t, "the play")
+	if st := gsh(t, g, "dlr status | grep '^last restore:'"); !strings.Contains(st, "dockerd 29.7.1 -> 29.8.1, 2 containers, 2 kept, no problems") {
+		t.Errorf("dlr status: %s", st)
+	}
+}
