@@ -397,13 +397,8 @@ scrape_configs:
 	p.waitFor(t, "prometheus scraping the 3 hosts", 2*time.Minute, func() bool {
 		return len(p.series(t, `up{job="docker-hosts"} == 1`)) == 3
 	})
-	t.Logf("prometheus %s on %s scrapes %s", strings.Fields(hostRunOut("prometheus", "--version"))[2], listen, strings.Join(targets, ", "))
+	t.Logf("prometheus %s on %s scrapes %s", strings.Fields(hostMust(t, "prometheus", "--version"))[2], listen, strings.Join(targets, ", "))
 	return p
-}
-
-func hostRunOut(name string, args ...string) string {
-	b, _ := exec.Command(name, args...).CombinedOutput()
-	return string(b) + "   "
 }
 
 func tail(s string, n int) string {
